@@ -4,7 +4,9 @@ import datetime as dt
 import decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import translation
 
 from audit.models import AuditRecord
 from core.context import current_client_ip, current_request_id
@@ -24,6 +26,14 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
     return value
+
+
+def audit_summary(message: str, params: dict[str, Any] | None = None) -> str:
+    """An audit summary in the platform's language (zh-hans), whoever acted in whatever UI language, so the
+    trail reads the same for operators and authorities. Mark ``message`` with ``gettext_noop``."""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = translation.gettext(message)
+    return text % params if params else text
 
 
 def record_audit(

@@ -107,8 +107,8 @@ class Residency(models.Model):
         "organisations.Organisation", on_delete=models.PROTECT, related_name="residencies"
     )
     workstation = models.ForeignKey(Workstation, on_delete=models.PROTECT, related_name="residencies")
-    start_date = models.DateField(_("from"))
-    end_date = models.DateField(_("until"), null=True, blank=True)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
     monthly_rent = models.DecimalField(
         _("monthly rent (CNY)"), max_digits=10, decimal_places=2, default=Decimal("0.00")
     )

@@ -19,8 +19,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from audit.services import diff, record_audit
+from audit.services import audit_summary, diff, record_audit
 from communities.models import (
     Community,
     CommunityNetwork,
@@ -185,7 +186,7 @@ def create_network(
         actor=actor,
         organisation=operator,
         target=network,
-        summary=_("Community network %(name)s created") % {"name": name},
+        summary=audit_summary(gettext_noop("Community network %(name)s created"), {"name": name}),
         changes={"name": name, "city": city, "planned_communities": planned_communities},
     )
     return network
@@ -234,7 +235,7 @@ def create_community(
         actor=actor,
         organisation=operator,
         target=community,
-        summary=_("Community %(name)s created") % {"name": community.name},
+        summary=audit_summary(gettext_noop("Community %(name)s created"), {"name": community.name}),
         changes={**clean, "network": network, "sectors": sorted(s.code for s in sector_list)},
     )
     return community
@@ -281,7 +282,7 @@ def update_community(
             actor=actor,
             organisation=obj.operator,
             target=obj,
-            summary=_("Community details changed"),
+            summary=audit_summary(gettext_noop("Community details changed")),
             changes=changes,
         )
     return obj
@@ -359,8 +360,10 @@ def add_workstations(
         actor=actor,
         organisation=locked.operator,
         target=locked,
-        summary=_("%(count)d workstations added (%(first)s – %(last)s)")
-        % {"count": len(created), "first": codes[0], "last": codes[-1]},
+        summary=audit_summary(
+            gettext_noop("Workstations added: %(count)d (%(first)s – %(last)s)"),
+            {"count": len(created), "first": codes[0], "last": codes[-1]},
+        ),
         changes={"zone": zone, "codes": [codes[0], codes[-1]], "count": len(created)},
     )
     return created
@@ -456,8 +459,10 @@ def assign_workstation(
         actor=actor,
         organisation=operator,
         target=residency,
-        summary=_("%(org)s assigned workstation %(code)s in %(community)s")
-        % {"org": org.name, "code": ws.code, "community": ws.community.name},
+        summary=audit_summary(
+            gettext_noop("%(org)s assigned workstation %(code)s in %(community)s"),
+            {"org": org.name, "code": ws.code, "community": ws.community.name},
+        ),
         changes={
             "organisation": org.pk,
             "workstation": ws.pk,
@@ -498,7 +503,10 @@ def end_residency(*, residency: Residency, end_date: dt.date, actor: User) -> Re
         actor=actor,
         organisation=ws.community.operator,
         target=res,
-        summary=_("Residency at %(code)s ends on %(date)s") % {"code": ws.code, "date": end_date.isoformat()},
+        summary=audit_summary(
+            gettext_noop("Residency at %(code)s ends on %(date)s"),
+            {"code": ws.code, "date": end_date.isoformat()},
+        ),
         changes={"end_date": [None, end_date], "workstation_status": [before, ws.status]},
     )
     return res
@@ -573,8 +581,10 @@ def issue_site_statement(*, residency: Residency, purpose: str, actor: User) -> 
         actor=actor,
         organisation=res.workstation.community.operator,
         target=statement,
-        summary=_("Site statement %(code)s issued for %(org)s")
-        % {"code": statement.code, "org": res.organisation.name},
+        summary=audit_summary(
+            gettext_noop("Site statement %(code)s issued for %(org)s"),
+            {"code": statement.code, "org": res.organisation.name},
+        ),
         changes={"residency": res.pk, "purpose": purpose, "pdf_sha256": statement.pdf_sha256},
     )
     return statement

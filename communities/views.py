@@ -5,6 +5,7 @@ go through ``communities.services`` and a refused rule comes back as a form erro
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from communities import selectors
@@ -42,6 +44,7 @@ from communities.services import (
     update_community,
 )
 from core.errors import DomainError, NotFound
+from core.http import acting_user
 from organisations.access import Scope, capability_required, scope_for
 from organisations.capabilities import Capability, OrgKind
 from organisations.models import Organisation, Skill
@@ -146,7 +149,7 @@ def manage_list(request: HttpRequest) -> HttpResponse:
             try:
                 community = create_community(
                     operator=operator,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),
                     network=data["network"],
                     sectors=list(data["sectors"]),
                     **form.values(),
@@ -182,7 +185,7 @@ def network_create(request: HttpRequest) -> HttpResponse:
         try:
             network = create_network(
                 operator=_operator(scope),
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 **form.cleaned_data,
             )
         except DomainError as exc:
@@ -236,7 +239,7 @@ def manage_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 update_community(
                     community=community,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),
                     values=form.values(),
                     network=data["network"],
                     sectors=list(data["sectors"]),
@@ -264,7 +267,7 @@ def workstations_add(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             created = add_workstations(
                 community=community,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 zone=data["zone"],
                 prefix=data["prefix"],
                 first=data["first"],
@@ -275,7 +278,9 @@ def workstations_add(request: HttpRequest, pk: int) -> HttpResponse:
             _form_error(form, exc)
         else:
             ok = True
-            message = _("%(count)d workstations added.") % {"count": len(created)}
+            message = ngettext(
+                "%(count)d workstation added.", "%(count)d workstations added.", len(created)
+            ) % {"count": len(created)}
     if request.htmx:  # type: ignore[attr-defined]
         context = _detail_context(request, community, batch_form=WorkstationBatchForm() if ok else form)
         if ok:
@@ -305,7 +310,7 @@ def workstation_status(request: HttpRequest, pk: int) -> HttpResponse:
         set_workstation_status(
             workstation=workstation,
             status=form.cleaned_data["status"],
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
         )
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -343,7 +348,7 @@ def assign_for(request: HttpRequest, org_pk: int) -> HttpResponse:
                     organisation=org,
                     start_date=data["start_date"],
                     monthly_rent=data["monthly_rent"],
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),
                 )
             except DomainError as exc:
                 _form_error(form, exc)
@@ -370,95 +375,95 @@ def assign_for(request: HttpRequest, org_pk: int) -> HttpResponse:
     )
 
 
+def _detail_action(
+    request: HttpRequest,
+    community: Community,
+    form: Any,
+    action: Callable[[dict[str, Any]], Any],
+    *,
+    success: Callable[[Any, dict[str, Any]], str],
+    invalid: str,
+    anchor: str,
+) -> HttpResponse:
+    """Run one form-backed action of the community page: on success redirect back to ``anchor`` with a
+    message; on bad input or a refused rule re-render the page with the error and change nothing."""
+    if not form.is_valid():
+        messages.error(request, invalid)
+        return render(
+            request, "communities/manage_detail.html", _detail_context(request, community), status=400
+        )
+    try:
+        result = action(form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return render(
+            request,
+            "communities/manage_detail.html",
+            _detail_context(request, community),
+            status=exc.status_code,
+        )
+    messages.success(request, success(result, form.cleaned_data))
+    return redirect(reverse("communities:manage_detail", args=[community.pk]) + anchor)
+
+
 @capability_required(Capability.COMMUNITY_MANAGE)
 @require_POST
 def residency_end(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = scope_for(request)
-    residency: Residency = selectors.managed_object(scope, Residency, pk, "workstation__community")
-    community = residency.workstation.community
-    form = EndResidencyForm(request.POST)
-    if form.is_valid():
-        try:
-            end_residency(
-                residency=residency,
-                end_date=form.cleaned_data["end_date"],
-                actor=request.user,  # type: ignore[arg-type]
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return render(
-                request,
-                "communities/manage_detail.html",
-                _detail_context(request, community),
-                status=exc.status_code,
-            )
-        messages.success(
-            request, _("The residency ends on %(date)s.") % {"date": form.cleaned_data["end_date"]}
-        )
-        return redirect(reverse("communities:manage_detail", args=[community.pk]) + "#residencies")
-    messages.error(request, _("Enter the last day of the residency as a date."))
-    return render(request, "communities/manage_detail.html", _detail_context(request, community), status=400)
+    residency: Residency = selectors.managed_object(
+        scope_for(request), Residency, pk, "workstation__community"
+    )
+    return _detail_action(
+        request,
+        residency.workstation.community,
+        EndResidencyForm(request.POST),
+        lambda data: end_residency(
+            residency=residency, end_date=data["end_date"], actor=acting_user(request)
+        ),
+        success=lambda _r, data: _("The residency ends on %(date)s.") % {"date": data["end_date"]},
+        invalid=_("Enter the last day of the residency as a date."),
+        anchor="#residencies",
+    )
 
 
 # -- operator: site statements ------------------------------------------------------------------------------------------
 @capability_required(Capability.STATEMENTS_ISSUE)
 @require_POST
 def statement_issue(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = scope_for(request)
-    residency: Residency = selectors.managed_object(scope, Residency, pk, "workstation__community")
-    community = residency.workstation.community
-    form = IssueStatementForm(request.POST)
-    if form.is_valid():
-        try:
-            statement = issue_site_statement(
-                residency=residency,
-                purpose=form.cleaned_data["purpose"],
-                actor=request.user,  # type: ignore[arg-type]
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return render(
-                request,
-                "communities/manage_detail.html",
-                _detail_context(request, community),
-                status=exc.status_code,
-            )
-        messages.success(
-            request, _("Site statement %(code)s issued. Download the PDF below.") % {"code": statement.code}
-        )
-        return redirect(reverse("communities:manage_detail", args=[community.pk]) + "#statements")
-    messages.error(request, _("Say what the statement is for (e.g. the licence being applied for)."))
-    return render(request, "communities/manage_detail.html", _detail_context(request, community), status=400)
+    residency: Residency = selectors.managed_object(
+        scope_for(request), Residency, pk, "workstation__community"
+    )
+    return _detail_action(
+        request,
+        residency.workstation.community,
+        IssueStatementForm(request.POST),
+        lambda data: issue_site_statement(
+            residency=residency, purpose=data["purpose"], actor=acting_user(request)
+        ),
+        success=lambda statement, _d: (
+            _("Site statement %(code)s issued. Download the PDF below.") % {"code": statement.code}
+        ),
+        invalid=_("Say what the statement is for (e.g. the licence being applied for)."),
+        anchor="#statements",
+    )
 
 
 @capability_required(Capability.STATEMENTS_ISSUE)
 @require_POST
 def statement_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = scope_for(request)
     statement: SiteStatement = selectors.managed_object(
-        scope, SiteStatement, pk, "residency__workstation__community"
+        scope_for(request), SiteStatement, pk, "residency__workstation__community"
     )
-    community = statement.residency.workstation.community
-    form = RevokeStatementForm(request.POST)
-    if form.is_valid():
-        try:
-            revoke_site_statement(
-                statement=statement,
-                reason=form.cleaned_data["reason"],
-                actor=request.user,  # type: ignore[arg-type]
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return render(
-                request,
-                "communities/manage_detail.html",
-                _detail_context(request, community),
-                status=exc.status_code,
-            )
-        messages.success(request, _("Statement %(code)s revoked.") % {"code": statement.code})
-        return redirect(reverse("communities:manage_detail", args=[community.pk]) + "#statements")
-    messages.error(request, _("Give a reason for revoking the statement."))
-    return render(request, "communities/manage_detail.html", _detail_context(request, community), status=400)
+    return _detail_action(
+        request,
+        statement.residency.workstation.community,
+        RevokeStatementForm(request.POST),
+        lambda data: revoke_site_statement(
+            statement=statement, reason=data["reason"], actor=acting_user(request)
+        ),
+        success=lambda _r, _d: _("Statement %(code)s revoked.") % {"code": statement.code},
+        invalid=_("Give a reason for revoking the statement."),
+        anchor="#statements",
+    )
 
 
 @capability_required()

@@ -9,10 +9,12 @@ Company names other than those quoted in the seeds are invented for the demo. ``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from stdnum.cn import uscc as uscc_mod
 
@@ -41,9 +43,17 @@ def demo_uscc(n: int, region: str = "330203") -> str:
 
 def _user(name: str, email: str, phone: str | None = None) -> User:
     user = User.objects.filter(email=email).first()
-    return user or User.objects.create_user(
-        email=email, phone=phone, password=DEMO_PASSWORD, display_name=name
-    )
+    if user is None:
+        # One argon2 hash for every demo account (hashing ~75 passwords one by one takes half a minute).
+        user = User.objects.create(
+            email=email, phone=phone, display_name=name, password=_demo_password_hash()
+        )
+    return user
+
+
+@functools.cache
+def _demo_password_hash() -> str:
+    return make_password(DEMO_PASSWORD)
 
 
 HAISHU_COMMUNITIES = [
@@ -296,10 +306,45 @@ def load_demo(seed: int = 2026) -> list[DemoLogin]:
         city="宁波市",
         verification_status=VerificationStatus.VERIFIED,
     )
-    User.objects.filter(email="admin@demo.cn").exists() or User.objects.create_superuser(
-        "admin@demo.cn", DEMO_PASSWORD, display_name="平台管理员"
-    )
+    _demo_ledger(haishu)
+    if not User.objects.filter(email="admin@demo.cn").exists():
+        User.objects.create(
+            email="admin@demo.cn",
+            display_name="平台管理员",
+            password=_demo_password_hash(),
+            is_staff=True,
+            is_superuser=True,
+        )
     return demo_logins()
+
+
+def _demo_ledger(operator: Organisation) -> None:
+    """The operator funds its pool (its own purchase of model access) and grants token quotas to verified
+    members of the Baiyun community — every movement through the ledger."""
+    from ledger.services import account_for, open_account, transfer
+
+    bank = open_account(owner=None, purpose="external", code="external-bank", name="银行转入（演示）")
+    pool = account_for(owner=operator, purpose="funding_pool")
+    transfer(
+        idempotency_key="demo:pool-funding",
+        source=bank,
+        destination=pool,
+        amount=Decimal("200000.00"),
+        kind="pool.funded",
+        memo="运营方采购模型调用额度（演示）",
+    )
+    members = Organisation.objects.filter(
+        home_community__name="海曙OPC云创Labo", verification_status=VerificationStatus.VERIFIED
+    ).order_by("pk")[:12]
+    for org in members:
+        transfer(
+            idempotency_key=f"demo:quota-grant:{org.pk}",
+            source=pool,
+            destination=account_for(owner=org, purpose="quota"),
+            amount=Decimal("500.00"),
+            kind="quota.granted",
+            memo="词元额度发放（演示）",
+        )
 
 
 def _workstations(community: Community, count: int) -> None:

@@ -37,8 +37,9 @@ from django.db import transaction as db_transaction
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from audit.services import record_audit
+from audit.services import audit_summary, record_audit
 from ledger.errors import (
     AccountMismatch,
     CurrencyMismatch,
@@ -133,7 +134,7 @@ def open_account(
             actor=actor,
             organisation=owner,
             target=account,
-            summary=_("Opened account %(code)s") % {"code": code},
+            summary=audit_summary(gettext_noop("Opened account %(code)s"), {"code": code}),
             changes={
                 "code": code,
                 "purpose": str(purpose),
@@ -292,7 +293,9 @@ def _audit_posting(*, txn: Transaction, legs: list[tuple[Account, Decimal]], act
         "reference": txn.reference,
         "entries": [[account.code, str(amount)] for account, amount in legs],
     }
-    summary = _("Posted %(kind)s, %(amount)s") % {"kind": txn.kind, "amount": format_cny(moved)}
+    summary = audit_summary(
+        gettext_noop("Posted %(kind)s, %(amount)s"), {"kind": txn.kind, "amount": format_cny(moved)}
+    )
     owners: dict[int, Organisation] = {}
     for account, _amount in legs:
         if account.owner_id is not None and account.owner is not None:

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from audit.services import diff, record_audit
+from audit.services import audit_summary, diff, record_audit
 from core.errors import Conflict, DomainError, InvalidTransition
 from organisations.capabilities import OWNER_CAPABILITIES, SUBKINDS_BY_KIND, OrgKind
 from organisations.models import (
@@ -102,7 +103,7 @@ def create_organisation(
         actor=actor,
         organisation=org,
         target=org,
-        summary=_("Organisation %(name)s created") % {"name": org.name},
+        summary=audit_summary(gettext_noop("Organisation %(name)s created"), {"name": org.name}),
         changes={
             "kind": kind,
             "subkind": subkind,
@@ -212,7 +213,7 @@ def update_organisation(
             actor=actor,
             organisation=org,
             target=org,
-            summary=_("Organisation details changed"),
+            summary=audit_summary(gettext_noop("Organisation details changed")),
             changes=changes,
         )
     return org
@@ -244,7 +245,7 @@ def verify_organisation(*, organisation: Organisation, actor: User, operator: Or
         actor=actor,
         organisation=org,
         target=org,
-        summary=_("Verified by %(operator)s") % {"operator": operator.name},
+        summary=audit_summary(gettext_noop("Verified by %(operator)s"), {"operator": operator.name}),
         changes={"verification_status": [before, org.verification_status]},
     )
     return org
@@ -334,7 +335,7 @@ def update_opc_profile(
         actor=actor,
         organisation=p.organisation,
         target=p,
-        summary=_("OPC profile updated"),
+        summary=audit_summary(gettext_noop("OPC profile updated")),
         changes={
             "before": before,
             "skills": sorted(s.code for s in skills),

@@ -25,9 +25,9 @@ class Api:
     def get(self, path: str, **params: Any):  # type: ignore[no-untyped-def]
         return self.client.get(BASE + path, params, **self.headers)
 
-    def post(self, path: str, body: Any):  # type: ignore[no-untyped-def]
+    def post(self, path: str, body: Any, **extra: str):  # type: ignore[no-untyped-def]
         data = body if isinstance(body, str) else json.dumps(body)
-        return self.client.post(BASE + path, data, content_type="application/json", **self.headers)
+        return self.client.post(BASE + path, data, content_type="application/json", **self.headers, **extra)
 
 
 def api_for(client: Client, user, org) -> Api:  # type: ignore[no-untyped-def]
@@ -218,6 +218,7 @@ def test_end_before_start_and_unverified_via_api(operator_api: Api, world: World
             "organisation_id": world.opc.pk,
             "start_date": "2026-01-05",
         },
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 400
     assert "verif" in response.json()["detail"].lower()

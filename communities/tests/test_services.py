@@ -5,6 +5,7 @@ import hashlib
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from audit.models import AuditRecord
 from communities.models import Community, LandUse, Residency, SiteStatement, Workstation, WorkstationStatus
@@ -246,7 +247,7 @@ def test_double_assignment_is_refused(world: World) -> None:
 
 
 def test_unverified_member_is_refused(world: World) -> None:
-    with pytest.raises(DomainError) as exc:
+    with translation.override("en"), pytest.raises(DomainError) as exc:
         assign_workstation(
             workstation=world.workstations[0],
             organisation=world.opc,

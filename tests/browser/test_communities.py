@@ -1,9 +1,4 @@
-"""What an operator does in a real browser: add workstations with the htmx form (the table is swapped in
-place, a refused batch shows its error without a reload), then change a workstation's status.
-
-Not collected here (the name does not start with ``test_``): the Playwright fixtures live in
-``tests/browser/conftest.py`` and must be the only ones in the session, so ``tests/browser/test_communities.py``
-imports these tests and pytest runs them there."""
+"""Browser test of the operator's community page: adding workstations with htmx swaps the table in place."""
 
 from __future__ import annotations
 
