@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from organisations.access import capability_required, scope_for
+from organisations.access import scope_for
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,11 +18,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", {"summary": public_directory_summary()})
 
 
-@capability_required()
+@login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """Each role's start page. Platform staff without an organisation are sent to the admin site."""
+    scope = scope_for(request)
+    if scope.membership is None:
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return render(request, "core/no_organisation.html", status=200)
     from core.dashboard import dashboard_context
 
-    return render(request, "core/dashboard.html", dashboard_context(scope_for(request)))
+    return render(request, "core/dashboard.html", dashboard_context(scope))
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -39,6 +46,8 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("No such API endpoint.")}, status=404)
     return _error(request, 404, _("Not found"), _("This page does not exist, or you cannot see it."))
 
 

@@ -108,7 +108,7 @@ def expect(spec: str) -> dict[str, str]:
 #   name: (method, kwargs(o) -> dict, data(o) -> dict, "anon opc operator other_operator other_opc authority client")
 PAGES: dict[str, tuple[str, Any, Any, str]] = {
     "core:home": ("GET", None, None, "A A A A A A A"),
-    "core:dashboard": ("GET", None, None, "L A A A A A A"),
+    "core:dashboard": ("GET", None, None, "L A A A A A A"),  # staff without organisation → admin
     "accounts:login": ("GET", None, None, "A A A A A A A"),
     "accounts:logout": ("POST", None, None, "A A A A A A A"),
     "accounts:register": ("GET", None, None, "A A A A A A A"),

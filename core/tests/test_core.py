@@ -442,3 +442,37 @@ def test_load_demo_command_prints_the_logins(db: None) -> None:
     assert DEMO_PASSWORD in text
     assert "operator@haishu.demo" in text
     assert "authority@demo.cn" in text
+
+
+def test_unknown_api_path_answers_json_404(client: Client, db: None) -> None:
+    response = client.get("/api/no-such-endpoint/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "No such API endpoint."}
+
+
+def test_platform_staff_without_organisation_land_on_the_admin(client: Client, db: None) -> None:
+    from accounts.models import User
+
+    staff = User.objects.create_user(
+        email="staff@example.cn",
+        password="x-Long-enough-1",
+        display_name="staff",
+        is_staff=True,
+        is_superuser=True,
+    )
+    client.force_login(staff)
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_user_without_organisation_sees_an_explanation(client: Client, db: None) -> None:
+    from accounts.models import User
+
+    loner = User.objects.create_user(
+        email="loner@example.cn", password="x-Long-enough-1", display_name="loner"
+    )
+    client.force_login(loner)
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    assert "core/no_organisation.html" in [t.name for t in response.templates]
