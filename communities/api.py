@@ -1,7 +1,7 @@
 """Communities API (mounted at /api/communities/): the public directory and statement verification without
 authentication; the operator's communities, workstations, residencies and statements with a token or session.
 
-Handlers are thin: they take objects from ``request.scope`` (foreign ids → 404) and call
+Handlers are thin: they take objects from ``request.org_scope`` (foreign ids → 404) and call
 ``communities.services``; domain errors become ``{"detail": …}`` with their status (see ``opchub.api``)."""
 
 from __future__ import annotations

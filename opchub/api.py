@@ -1,7 +1,7 @@
 """The OPC Hub API (Django Ninja): one schema at /api/openapi.json, docs at /api/docs.
 
 Authentication: a personal access token (``Authorization: Bearer opc_…``) or the browser session (with CSRF).
-Either way the handler gets ``request.scope`` — the same tenancy object the pages use — so the API and the
+Either way the handler gets ``request.org_scope`` — the same tenancy object the pages use — so the API and the
 pages cannot disagree about who may see what. Domain errors map to JSON ``{"detail": …}`` with their status.
 """
 
@@ -33,7 +33,7 @@ class TokenAuth(HttpBearer):
         if membership is None:
             return None
         request.user = api_token.user
-        request.scope = Scope(membership)  # type: ignore[attr-defined]
+        request.org_scope = Scope(membership)  # type: ignore[attr-defined]
         return api_token.user
 
 
@@ -51,7 +51,7 @@ class SessionAuth(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if request.user.is_authenticated:
-            request.scope = Scope(active_membership(request))  # type: ignore[attr-defined]
+            request.org_scope = Scope(active_membership(request))  # type: ignore[attr-defined]
             return request.user
         return None
 

@@ -95,7 +95,11 @@ def database(base_dir: Path) -> dict[str, Any]:
             f"DATABASE_URL={url!r} is not supported; use postgres://… (production) or sqlite://… (embedded)."
         )
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        # Persistent connections are off by default: under ASGI every request runs its ORM calls on its own
+        # thread, and kept-alive connections pile up until PostgreSQL refuses new clients.
+        config = dict(
+            dj_database_url.parse(url, conn_max_age=integer("DB_CONN_MAX_AGE", 0), conn_health_checks=True)
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     return config

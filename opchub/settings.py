@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "audit",
     "ledger",
     "communities",
+    "marketplace",
+    "gateway",
+    "dispatch",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("audit.urls")),
     path("ledger/", include("ledger.urls")),
     path("api/", api.urls),
+    path("v1/", include("gateway.urls")),  # OpenAI-compatible token-quota gateway
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -127,12 +127,12 @@ def _as_int(pk: Any) -> int:
 
 
 def scope_for(request: HttpRequest) -> Scope:
-    return getattr(request, "scope", None) or Scope(None)
+    return getattr(request, "org_scope", None) or Scope(None)
 
 
 def capability_required(capability: Capability | str | None = None) -> Callable[[V], V]:
     """View decorator: the caller must be logged in, have an active organisation and, when given, the
-    capability. The view receives ``request.scope`` ready to use."""
+    capability. The view receives ``request.org_scope`` ready to use."""
 
     def decorator(view: V) -> V:
         @wraps(view)

@@ -1,7 +1,7 @@
 """API: organisations — the public skill taxonomy and OPC directory, the caller's own organisation and OPC
 profile, and the operator's member verification queue.
 
-Tenancy comes from ``request.scope`` (``organisations.access``): an organisation outside the caller's view is
+Tenancy comes from ``request.org_scope`` (``organisations.access``): an organisation outside the caller's view is
 404, an action without the named capability is 403. Writes go through ``organisations.services``.
 """
 

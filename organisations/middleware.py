@@ -25,11 +25,11 @@ def active_membership(request: HttpRequest) -> Membership | None:
 
 
 class ActiveOrganisationMiddleware:
-    """Attach ``request.scope``: the caller's active membership and what it may see (lazy, one query)."""
+    """Attach ``request.org_scope``: the caller's active membership and what it may see (lazy, one query)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.scope = SimpleLazyObject(lambda: Scope(active_membership(request)))  # type: ignore[attr-defined]
+        request.org_scope = SimpleLazyObject(lambda: Scope(active_membership(request)))  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -1,0 +1,286 @@
+"""The token-quota gateway: upstream channels, the models they serve, prices, members' virtual keys and one
+usage record per request.
+
+Money never lives here. A member's quota is the ledger account ``org-<id>-quota`` (purpose ``quota``); a request
+in flight holds its highest possible cost in ``org-<id>-quota-reserved``; what was used goes to the platform
+account ``platform-gateway-consumed``. ``UsageRecord`` says *why* those postings happened (tokens, price,
+channel, outcome); ``gateway.services`` writes both in one database transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from decimal import Decimal
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Prices are per 1M tokens, exact to 1/10000 fen; computed costs keep 8 decimal places (sub-fen), and only
+# whole fen reach the ledger (see ``QuotaMeter``).
+PRICE_DIGITS, PRICE_PLACES = 12, 4
+COST_DIGITS, COST_PLACES = 18, 8
+FEN_DIGITS, FEN_PLACES = 16, 2
+
+
+class Provider(models.TextChoices):
+    OPENAI_COMPATIBLE = "openai_compatible", _("OpenAI-compatible")
+    OPENAI = "openai", _("OpenAI")
+    DEEPSEEK = "deepseek", _("DeepSeek")
+    QWEN = "qwen", _("Alibaba Cloud Qwen (DashScope)")
+    ZHIPU = "zhipu", _("Zhipu GLM")
+    MOONSHOT = "moonshot", _("Moonshot Kimi")
+    DEMO = "demo", _("Demo upstream (local fake, for tests and demos only)")
+
+
+class Channel(models.Model):
+    """One upstream endpoint with its own credentials. The API key is stored encrypted (Fernet, key derived
+    from SECRET_KEY, see ``gateway.crypto``) and never shown again; ``api_key_hint`` keeps its last 4
+    characters so an operator can tell keys apart."""
+
+    owner = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        related_name="gateway_channels",
+        verbose_name=_("managed by"),
+        help_text=_("The operator or compute provider that manages this channel."),
+    )
+    name = models.CharField(_("name"), max_length=80)
+    provider = models.CharField(
+        _("provider"), max_length=24, choices=Provider.choices, default=Provider.OPENAI_COMPATIBLE
+    )
+    base_url = models.URLField(_("base URL"), max_length=300, help_text=_("e.g. https://api.example.cn/v1"))
+    api_key_encrypted = models.TextField(editable=False)
+    api_key_hint = models.CharField(_("API key"), max_length=16, editable=False)
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher is tried first."))
+    weight = models.PositiveIntegerField(
+        _("weight"), default=1, help_text=_("Share of traffic among channels of equal priority.")
+    )
+    connect_timeout = models.FloatField(_("connect timeout (s)"), default=5.0)
+    read_timeout = models.FloatField(_("read timeout (s)"), default=120.0)
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    cooldown_until = models.DateTimeField(_("cooling down until"), null=True, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("upstream channel")
+        verbose_name_plural = _("upstream channels")
+        ordering: ClassVar = ["-priority", "name"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(weight__gte=1), name="gateway_channel_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelModel(models.Model):
+    """A model a channel serves: ``public_name`` is what members ask for, ``upstream_name`` what the channel
+    is sent."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="models")
+    public_name = models.CharField(_("model"), max_length=100, db_index=True)
+    upstream_name = models.CharField(_("upstream model"), max_length=100)
+    max_output_tokens = models.PositiveIntegerField(
+        _("default max output tokens"),
+        default=4096,
+        help_text=_("Reserved for a request that does not set max_tokens."),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("channel model")
+        verbose_name_plural = _("channel models")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["channel", "public_name"], name="gateway_channel_model_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_name} → {self.channel}:{self.upstream_name}"
+
+
+class ModelPrice(models.Model):
+    """CNY per 1M tokens for a public model name, in force from ``effective_from`` until the next row."""
+
+    model = models.CharField(_("model"), max_length=100)
+    input_per_million = models.DecimalField(
+        _("input (CNY / 1M tokens)"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES
+    )
+    cached_input_per_million = models.DecimalField(
+        _("cached input (CNY / 1M tokens)"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES
+    )
+    output_per_million = models.DecimalField(
+        _("output (CNY / 1M tokens)"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES
+    )
+    effective_from = models.DateTimeField(_("effective from"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("model price")
+        verbose_name_plural = _("model prices")
+        ordering: ClassVar = ["model", "-effective_from"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["model", "effective_from"], name="gateway_price_unique"),
+            models.CheckConstraint(
+                condition=Q(input_per_million__gte=0)
+                & Q(cached_input_per_million__gte=0)
+                & Q(output_per_million__gte=0),
+                name="gateway_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} @ {self.effective_from:%Y-%m-%d}"
+
+
+class VirtualKey(models.Model):
+    """A member's key for the gateway. Only a SHA-256 digest is stored; the secret is shown once."""
+
+    PREFIX = "sk-opc-"
+    VISIBLE_CHARS = 12
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.CASCADE,
+        related_name="virtual_keys",
+        verbose_name=_("member"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(_("name"), max_length=80)
+    tag = models.CharField(_("tag"), max_length=40, blank=True, help_text=_("e.g. a project, for statements"))
+    prefix = models.CharField(_("prefix"), max_length=16, db_index=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    allowed_models = models.JSONField(
+        _("allowed models"), default=list, blank=True, help_text=_("Empty: every model the gateway serves.")
+    )
+    rpm_limit = models.PositiveIntegerField(_("requests per minute"), null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(_("tokens per minute"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("virtual key")
+        verbose_name_plural = _("virtual keys")
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def generate_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def allows(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
+
+
+class UsageStatus(models.TextChoices):
+    RESERVED = "reserved", _("In flight")
+    SETTLED = "settled", _("Settled")
+    RELEASED = "released", _("Failed, nothing charged")
+
+
+class UsageSource(models.TextChoices):
+    UPSTREAM = "upstream", _("Reported by the upstream")
+    ESTIMATED = "estimated", _("Estimated locally")
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", _("Completed")
+    UPSTREAM_INTERRUPTED = "upstream_interrupted", _("Upstream stopped mid-stream")
+    CLIENT_DISCONNECTED = "client_disconnected", _("Client disconnected")
+    UPSTREAM_ERROR = "upstream_error", _("Upstream error")
+    NO_CHANNEL = "no_channel", _("No upstream channel available")
+
+
+class UsageRecord(models.Model):
+    """Exactly one per gateway request (``request_id`` is unique). Created with the reservation, completed by
+    settlement or release; bodies are never stored, only counts and money."""
+
+    request_id = models.CharField(_("request"), max_length=64, unique=True)
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="gateway_usage"
+    )
+    virtual_key = models.ForeignKey(VirtualKey, on_delete=models.PROTECT, related_name="usage")
+    tag = models.CharField(_("tag"), max_length=40, blank=True)
+    endpoint = models.CharField(_("endpoint"), max_length=32)
+    model = models.CharField(_("model"), max_length=100)
+    stream = models.BooleanField(_("streamed"), default=False)
+    price = models.ForeignKey(ModelPrice, on_delete=models.PROTECT, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=12, choices=UsageStatus.choices, default=UsageStatus.RESERVED
+    )
+    outcome = models.CharField(_("outcome"), max_length=24, choices=Outcome.choices, blank=True)
+    usage_source = models.CharField(_("token counts"), max_length=12, choices=UsageSource.choices, blank=True)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
+    cached_tokens = models.PositiveIntegerField(_("cached prompt tokens"), default=0)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
+    reserved = models.DecimalField(_("reserved"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES)
+    cost = models.DecimalField(
+        _("cost"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
+    )
+    charged = models.DecimalField(
+        _("charged to the quota"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES, default=Decimal("0")
+    )
+    uncollected = models.DecimalField(
+        _("cost the quota could not cover"),
+        max_digits=COST_DIGITS,
+        decimal_places=COST_PLACES,
+        default=Decimal("0"),
+    )
+    upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        ordering: ClassVar = ["-started_at"]
+        indexes: ClassVar = [models.Index(fields=["organisation", "started_at"], name="gateway_usage_org")]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class QuotaMeter(models.Model):
+    """Sub-fen remainder of a member's usage. The ledger moves whole fen; a request costs fractions of one.
+    Settlement adds the exact cost here and charges the quota the whole fen accumulated so far, so a member
+    pays exactly what was used (to within one fen in total, never per request)."""
+
+    organisation = models.OneToOneField(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="gateway_meter"
+    )
+    unbilled = models.DecimalField(max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0"))
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(unbilled__gte=0) & Q(unbilled__lt=Decimal("0.01")),
+                name="gateway_meter_below_one_fen",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.unbilled}"
