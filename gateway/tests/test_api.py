@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from gateway import services
 from gateway.models import Channel, Outcome, UsageRecord, UsageSource, UsageStatus, VirtualKey
@@ -104,10 +105,14 @@ def test_authentication_errors(gw: Gateway) -> None:
     key, secret = services.issue_virtual_key(organisation=gw.world.opc, name="old")
     VirtualKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     expired = gw.chat(secret=secret)
-    assert expired.status == 401 and "expired" in expired.json()["error"]["message"]
+    # Messages follow the request's language (zh-hans by default): compare with the catalog's own text.
+    with translation.override("zh-hans"):
+        expired_text = gettext("This API key has expired.")
+        revoked_text = gettext("This API key has been revoked.")
+    assert expired.status == 401 and expired.json()["error"]["message"] == expired_text
     services.revoke_virtual_key(key=gw.key)
     revoked = gw.chat()
-    assert revoked.status == 401 and "revoked" in revoked.json()["error"]["message"]
+    assert revoked.status == 401 and revoked.json()["error"]["message"] == revoked_text
 
 
 def test_model_errors(gw: Gateway) -> None:
