@@ -17,7 +17,10 @@ def dashboard_context(scope: Scope) -> dict[str, Any]:
     context: dict[str, Any] = {"org": org}
     if org is None:
         return context
+    from core.extensions import dashboard_panels
+
     context["accounts"] = accounts_for_organisation(org)
+    context["panels"] = dashboard_panels(scope)
     if org.kind == OrgKind.OPERATOR:
         members = scope.member_organisations()
         context["pending_members"] = members.filter(

@@ -315,6 +315,9 @@ def load_demo(seed: int = 2026) -> list[DemoLogin]:
             is_staff=True,
             is_superuser=True,
         )
+    from core.extensions import load_app_demos
+
+    load_app_demos(rng)
     return demo_logins()
 
 

@@ -106,7 +106,9 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _register_routers() -> None:
     from importlib import import_module
 
-    for app in ("accounts", "organisations", "communities", "audit", "ledger"):
+    from core.extensions import project_apps
+
+    for app in project_apps():
         try:
             module = import_module(f"{app}.api")
         except ModuleNotFoundError as exc:

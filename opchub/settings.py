@@ -43,8 +43,10 @@ INSTALLED_APPS = [
     "ledger",
     "communities",
     "marketplace",
-    "gateway",
     "dispatch",
+    "gateway",
+    "trust",
+    "subsidies",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("communities.urls")),
     path("audit/", include("audit.urls")),
     path("ledger/", include("ledger.urls")),
+    path("market/", include("marketplace.urls")),
+    path("dispatch/", include("dispatch.urls")),
+    path("trust/", include("trust.urls")),
+    path("quota/", include("gateway.console_urls")),
+    path("subsidies/", include("subsidies.urls")),
     path("api/", api.urls),
     path("v1/", include("gateway.urls")),  # OpenAI-compatible token-quota gateway
     path("i18n/", include("django.conf.urls.i18n")),

@@ -9,4 +9,11 @@ from organisations.access import scope_for
 
 def active_organisation(request: HttpRequest) -> dict[str, Any]:
     scope = scope_for(request)
-    return {"scope": scope, "active_org": scope.organisation if request.user.is_authenticated else None}
+    from core.extensions import nav_items
+
+    authenticated = request.user.is_authenticated
+    return {
+        "scope": scope,
+        "active_org": scope.organisation if authenticated else None,
+        "app_nav": nav_items(request, scope) if authenticated else [],
+    }

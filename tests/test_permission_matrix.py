@@ -10,13 +10,20 @@ N 404, L login required (302 to the login page for pages, 401 for the API). Each
 that is rolled back, so one caller's POST does not change what the next one sees.
 
 The test fails when a URL or API operation exists that is not listed here: a new view must join the matrix.
+
+Apps add their own rows in ``<app>/tests/matrix*.py``: module-level ``PAGES`` and ``API`` dicts in the formats
+below and, optionally, ``setup(o: Objects) -> Any`` which builds the app's objects on top of the shared world;
+its result is ``o.extra``. Only the contributing module's ``setup`` runs for its rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -45,9 +52,10 @@ class Objects:
     token_id: int
     opc_account_id: int
     tokens: dict[str, str]
+    extra: Any = field(default=None)
 
 
-def build_objects() -> Objects:
+def build_objects(source: ModuleType | None = None) -> Objects:
     w = build_world()
     verify_organisation(organisation=w.opc, actor=w.operator_user, operator=w.operator)
     residency = assign_workstation(
@@ -83,7 +91,10 @@ def build_objects() -> Objects:
     tokens = {
         role: issue_api_token(user=u, organisation=o, name="matrix")[1] for role, (u, o) in users.items()
     }
-    return Objects(w, residency.pk, statement.pk, statement.code, item.pk, token.pk, account.pk, tokens)
+    o = Objects(w, residency.pk, statement.pk, statement.code, item.pk, token.pk, account.pk, tokens)
+    if source is not None and hasattr(source, "setup"):
+        o.extra = source.setup(o)
+    return o
 
 
 def user_for(o: Objects, role: str) -> Any:
@@ -281,6 +292,39 @@ API: dict[tuple[str, str], tuple[Any, Any, str]] = {
 }
 
 
+def _contributed_modules() -> list[ModuleType]:
+    from core.extensions import project_apps
+
+    modules = []
+    for app in project_apps():
+        folder = Path(import_module(app).__path__[0]) / "tests"
+        for file in sorted(folder.glob("matrix*.py")):
+            modules.append(import_module(f"{app}.tests.{file.stem}"))
+    return modules
+
+
+PAGE_SOURCE: dict[str, ModuleType] = {}
+API_SOURCE: dict[tuple[str, str], ModuleType] = {}
+
+
+def _collect() -> None:
+    import django
+
+    django.setup()
+    for module in _contributed_modules():
+        for name, row in getattr(module, "PAGES", {}).items():
+            assert name not in PAGES, f"{name} listed twice ({module.__name__})"
+            PAGES[name] = row
+            PAGE_SOURCE[name] = module
+        for op, row in getattr(module, "API", {}).items():
+            assert op not in API, f"{op} listed twice ({module.__name__})"
+            API[op] = row
+            API_SOURCE[op] = module
+
+
+_collect()
+
+
 def test_every_page_is_in_the_matrix() -> None:
     assert page_url_names() == set(PAGES), "add new pages to PAGES (or remove stale rows)"
 
@@ -318,7 +362,7 @@ def _run(o: Objects, role: str, send: Any, *, api: bool) -> str:
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_page_permissions(name: str) -> None:
-    o = build_objects()
+    o = build_objects(PAGE_SOURCE.get(name))
     method, kwargs, data, spec = PAGES[name]
     url = reverse(name, kwargs=kwargs(o) if kwargs else None)
     body = data(o) if data else {}
@@ -333,7 +377,7 @@ def test_page_permissions(name: str) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("operation", sorted(API), ids=lambda op: f"{op[0]} {op[1]}")
 def test_api_permissions(operation: tuple[str, str]) -> None:
-    o = build_objects()
+    o = build_objects(API_SOURCE.get(operation))
     method, path = operation
     params, body, spec = API[operation]
     url = path.format(**params(o)) if params else path
