@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "gateway",
     "trust",
     "subsidies",
+    "contracts",
+    "servicedesk",
+    "rights",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("trust/", include("trust.urls")),
     path("quota/", include("gateway.console_urls")),
     path("subsidies/", include("subsidies.urls")),
+    path("contracts/", include("contracts.urls")),
+    path("desk/", include("servicedesk.urls")),
+    path("rights/", include("rights.urls")),
     path("api/", api.urls),
     path("v1/", include("gateway.urls")),  # OpenAI-compatible token-quota gateway
     path("i18n/", include("django.conf.urls.i18n")),
