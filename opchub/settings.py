@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "contracts",
     "servicedesk",
     "rights",
+    "events",
 ]
 
 MIDDLEWARE = [
