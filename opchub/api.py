@@ -34,7 +34,18 @@ class TokenAuth(HttpBearer):
             return None
         request.user = api_token.user
         request.org_scope = Scope(membership)  # type: ignore[attr-defined]
+        _use_preferred_language(request, api_token.user)
         return api_token.user
+
+
+def _use_preferred_language(request: HttpRequest, user: Any) -> None:
+    """A token client that sends no Accept-Language gets answers in its user's preferred language."""
+    from django.utils import translation
+
+    if request.META.get("HTTP_ACCEPT_LANGUAGE") or not getattr(user, "preferred_language", ""):
+        return
+    translation.activate(user.preferred_language)
+    request.LANGUAGE_CODE = translation.get_language()
 
 
 class SessionAuth(APIKeyCookie):

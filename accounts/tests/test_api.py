@@ -120,6 +120,25 @@ def test_token_acts_in_its_own_organisation(client: Client, world: World) -> Non
     assert response.json()["organisation"]["id"] == world.operator.pk
 
 
+def test_token_client_without_accept_language_gets_its_users_language(client: Client, world: World) -> None:
+    from django.utils import translation
+
+    user = world.opc_user
+    _token, secret = issue_api_token(user=user, organisation=world.opc, name="lang")
+    missing = "/api/accounts/tokens/999999/revoke"
+    answers = {}
+    for language in ("en", "zh-hans"):
+        User.objects.filter(pk=user.pk).update(preferred_language=language)
+        response = client.post(missing, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code == 404
+        answers[language] = response.json()["detail"]
+    assert answers["en"] != answers["zh-hans"]
+    with translation.override("zh-hans"):
+        # An explicit Accept-Language wins over the stored preference.
+        response = client.post(missing, HTTP_AUTHORIZATION=f"Bearer {secret}", **EN)
+    assert response.json()["detail"] == answers["en"]
+
+
 # -- session auth and CSRF --------------------------------------------------------------------------------
 
 
