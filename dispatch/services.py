@@ -20,11 +20,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -34,10 +36,20 @@ from audit.services import record_audit
 from core.errors import InvalidTransition, NotPermitted
 from dispatch import engine
 from dispatch.models import DispatchRun, DispatchTrigger, Offer, OfferStatus
-from marketplace.models import Contract, ContractStatus, Order, OrderMode, OrderStatus, Visibility
+from marketplace import services as mkt
+from marketplace.models import (
+    Bid,
+    BidStatus,
+    Contract,
+    ContractStatus,
+    Order,
+    OrderMode,
+    OrderStatus,
+    Visibility,
+)
 from marketplace.services import notify
 from organisations.capabilities import OrgKind
-from organisations.models import OPCProfile, Organisation, Skill
+from organisations.models import OPCProfile, Organisation, Skill, VerificationStatus
 
 EXPOSURE_WINDOW = dt.timedelta(days=30)
 BATCH_METHOD = "top-k+lapjvsp"
@@ -55,6 +67,10 @@ OFFER_TRANSITIONS: dict[str, set[str]] = {
     OfferStatus.WITHDRAWN: set(),
 }
 OPEN_OFFER_STATES = (OfferStatus.PENDING, OfferStatus.ACCEPTED)
+
+
+def _order_link(order_id: int) -> str:
+    return reverse("marketplace:order_detail", args=[order_id])
 
 
 @dataclass(frozen=True)
@@ -79,32 +95,64 @@ def _counts(rows: Iterable[Any], key: str) -> dict[int, int]:
     return {r[key]: r["n"] for r in rows}
 
 
-def opc_records(skills: dict[int, int], *, now: dt.datetime | None = None) -> list[engine.OPC]:
-    """Every OPC with a profile, as engine records (id = organisation pk)."""
+def opc_records(
+    skills: dict[int, int], *, now: dt.datetime | None = None, holding: int | None = None
+) -> list[engine.OPC]:
+    """Every OPC with a profile, as engine records (id = organisation pk).
+
+    ``holding`` (a skill pk) keeps only the OPCs holding that skill: for one order the engine ignores every
+    OPC without the order's category, so recommendations read (and aggregate over) the few that have it.
+    Plain rows (``values_list``) and one query on the profile–skill table: no model instances."""
     now = now or timezone.now()
-    profiles = (
-        OPCProfile.objects.filter(organisation__kind=OrgKind.OPC)
-        .select_related("organisation")
-        .prefetch_related("skills")
-        .order_by("organisation_id")
+    profiles = OPCProfile.objects.filter(organisation__kind=OrgKind.OPC)
+    if holding is not None:
+        profiles = profiles.filter(
+            pk__in=OPCProfile.skills.through.objects.filter(skill_id=holding).values("opcprofile_id")
+        )
+    rows = list(
+        profiles.order_by("organisation_id").values_list(
+            "pk",
+            "organisation_id",
+            "capacity",
+            "rate_min",
+            "rate_max",
+            "organisation__verification_status",
+            "organisation__home_community_id",
+        )
     )
+    if not rows:
+        return []
+    held: dict[int, set[int]] = defaultdict(set)
+    links = OPCProfile.skills.through.objects.filter(opcprofile_id__in=profiles.values("pk"))
+    for profile_id, skill_id in links.values_list("opcprofile_id", "skill_id"):
+        if skill_id in skills:
+            held[profile_id].add(skills[skill_id])
+
+    def of_these(qs: Any, field: str = "opc") -> Any:
+        if holding is None:
+            return qs
+        return qs.filter(**{f"{field}__in": profiles.values("organisation_id")})
+
     active = _counts(
-        Contract.objects.filter(status=ContractStatus.ACTIVE).values("opc").annotate(n=Count("id")), "opc"
+        of_these(Contract.objects.filter(status=ContractStatus.ACTIVE)).values("opc").annotate(n=Count("id")),
+        "opc",
     )
     offered = _counts(
-        Offer.objects.filter(status__in=OPEN_OFFER_STATES, order__status=OrderStatus.OPEN)
+        of_these(Offer.objects.filter(status__in=OPEN_OFFER_STATES, order__status=OrderStatus.OPEN))
         .values("opc")
         .annotate(n=Count("id")),
         "opc",
     )
     exposure = _counts(
-        Offer.objects.filter(created_at__gte=now - EXPOSURE_WINDOW).values("opc").annotate(n=Count("id")),
+        of_these(Offer.objects.filter(created_at__gte=now - EXPOSURE_WINDOW))
+        .values("opc")
+        .annotate(n=Count("id")),
         "opc",
     )
     experience: dict[int, dict[int, int]] = defaultdict(dict)
     completed: dict[int, int] = defaultdict(int)
     for row in (
-        Contract.objects.filter(status=ContractStatus.COMPLETED)
+        of_these(Contract.objects.filter(status=ContractStatus.COMPLETED))
         .values("opc", "order__category")
         .annotate(n=Count("id"))
     ):
@@ -112,26 +160,28 @@ def opc_records(skills: dict[int, int], *, now: dt.datetime | None = None) -> li
         if row["order__category"] in skills:
             experience[row["opc"]][skills[row["order__category"]]] = row["n"]
     cancelled = _counts(
-        Contract.objects.filter(status=ContractStatus.CANCELLED).values("opc").annotate(n=Count("id")), "opc"
+        of_these(Contract.objects.filter(status=ContractStatus.CANCELLED))
+        .values("opc")
+        .annotate(n=Count("id")),
+        "opc",
     )
     out = []
-    for p in profiles:
-        org = p.organisation
-        done, failed = completed.get(org.pk, 0), cancelled.get(org.pk, 0)
+    for profile_id, org_id, capacity, rate_min, rate_max, verification, community in rows:
+        done, failed = completed.get(org_id, 0), cancelled.get(org_id, 0)
         out.append(
             engine.OPC(
-                id=org.pk,
-                skills=frozenset(skills[s.pk] for s in p.skills.all() if s.pk in skills),
-                capacity=p.capacity,
-                active=active.get(org.pk, 0) + offered.get(org.pk, 0),
-                rate_min=float(p.rate_min) if p.rate_min is not None else None,
-                rate_max=float(p.rate_max) if p.rate_max is not None else None,
+                id=org_id,
+                skills=frozenset(held.get(profile_id, ())),
+                capacity=capacity,
+                active=active.get(org_id, 0) + offered.get(org_id, 0),
+                rate_min=float(rate_min) if rate_min is not None else None,
+                rate_max=float(rate_max) if rate_max is not None else None,
                 reputation=done / (done + failed) if done + failed else None,
-                experience=dict(experience.get(org.pk, {})),
+                experience=dict(experience.get(org_id, {})),
                 completed=done,
-                verified=org.is_verified,
-                community=org.home_community_id,
-                exposure=exposure.get(org.pk, 0),
+                verified=verification == VerificationStatus.VERIFIED,
+                community=community,
+                exposure=exposure.get(org_id, 0),
             )
         )
     return out
@@ -170,7 +220,9 @@ def order_record(order: Order, skills: dict[int, int], opcs: Sequence[engine.OPC
 def recommend_for_order(*, order: Order, limit: int = 10) -> list[Recommendation]:
     """The ``limit`` best OPCs for an order, best first, each with its explanation."""
     skills = skill_index()
-    opcs = opc_records(skills)
+    if order.category_id not in skills:
+        return []
+    opcs = opc_records(skills, holding=order.category_id)
     record = order_record(order, skills, opcs)
     if record is None:
         return []
@@ -246,7 +298,7 @@ def _dispatch(
                     "order": offer.order.title,
                     "due": timezone.localtime(expires).strftime("%Y-%m-%d %H:%M"),
                 },
-                link=f"/marketplace/orders/{offer.order_id}/",
+                link=_order_link(offer.order_id),
             )
     run.assignments = len(offers)
     run.total_score = float(np.sum([o.score for o in offers])) if offers else 0.0
@@ -301,6 +353,16 @@ def _set_offer_status(offer: Offer, target: str, *, actor: User | None, now: dt.
     )
 
 
+def default_bid_terms(order: Order, *, today: dt.date | None = None) -> tuple[Decimal, int]:
+    """The bid an accepted offer places when the OPC names no terms: the middle of the client's budget
+    range (to the fen) and the days left until the order's deadline (at least one)."""
+    today = today or timezone.localdate()
+    price = ((order.budget_min + order.budget_max) / 2).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if price <= 0:
+        price = order.budget_max
+    return price, max(1, min(3650, (order.deadline - today).days))
+
+
 @transaction.atomic
 def respond_to_offer(
     *,
@@ -309,9 +371,19 @@ def respond_to_offer(
     actor: User | None,
     opc: Organisation | None = None,
     response_hours: float = 48,
+    price: Decimal | str | int | None = None,
+    timeline_days: int | None = None,
+    plan: str = "",
 ) -> Offer:
     """The offered OPC accepts or declines.  A decline re-dispatches the order; answering after the deadline
-    is refused (the offer expires)."""
+    is refused (the offer expires).
+
+    Accepting turns the offer into real work the marketplace already knows: the OPC joins the order's
+    invited OPCs and places a **bid** (``price`` / ``timeline_days`` / ``plan``, by default the middle of the
+    budget and the days left to the deadline) through ``marketplace.services.submit_bid``; the client then
+    awards it like any other bid, with milestones. (A dispatcher never awards on the client's behalf: the
+    price and the milestones stay the client's decision.) An OPC at full capacity cannot accept; an OPC that
+    had already bid keeps its bid. Any refusal of the bid leaves the offer pending."""
     offer = Offer.objects.select_for_update().select_related("order", "opc").get(pk=offer.pk)
     if opc is not None and opc.pk != offer.opc_id:
         raise NotPermitted(_("This offer was made to another OPC."))
@@ -320,12 +392,33 @@ def respond_to_offer(
         raise InvalidTransition(_("The time to answer this offer has passed."))
     _set_offer_status(offer, OfferStatus.ACCEPTED if accept else OfferStatus.DECLINED, actor=actor, now=now)
     if accept:
+        order = offer.order
+        if order.status != OrderStatus.OPEN:
+            raise InvalidTransition(_("This order is no longer open."))
+        mkt.check_capacity(offer.opc)
+        if not order.invited_opcs.filter(pk=offer.opc_id).exists():
+            order.invited_opcs.add(offer.opc)
+        existing = Bid.objects.filter(order=order, opc=offer.opc).first()
+        if existing is None:
+            default_price, default_days = default_bid_terms(order)
+            mkt.submit_bid(
+                order=order,
+                opc=offer.opc,
+                actor=actor,
+                price=default_price if price in (None, "") else price,
+                timeline_days=default_days if timeline_days is None else timeline_days,
+                plan=plan,
+            )
+        elif existing.status not in (BidStatus.SUBMITTED, BidStatus.SHORTLISTED):
+            raise InvalidTransition(
+                _("Your bid on this order was withdrawn or closed; it cannot be renewed.")
+            )
         notify(
-            recipient=offer.order.client,
+            recipient=order.client,
             kind="dispatch.accepted",
             message=gettext_noop("%(opc)s accepted the dispatched order “%(order)s”."),
-            params={"opc": offer.opc.name, "order": offer.order.title},
-            link=f"/marketplace/orders/{offer.order_id}/",
+            params={"opc": offer.opc.name, "order": order.title},
+            link=_order_link(order.pk),
         )
     else:
         _redispatch([offer.order_id], actor=actor, response_hours=response_hours)

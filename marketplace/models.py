@@ -174,6 +174,12 @@ class Order(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["status", "visibility"], name="mkt_order_status_vis"),
             models.Index(fields=["is_procurement", "status"], name="mkt_order_procurement"),
+            # the browse listing (selectors.LISTING_ORDER) over open orders: a page is an index range scan
+            models.Index(
+                fields=["-published_at", "-created_at", "-id"],
+                name="mkt_order_open_listing",
+                condition=Q(status="open"),
+            ),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(

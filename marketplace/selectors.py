@@ -11,7 +11,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, F, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Round
 
 from core.errors import NotFound
@@ -20,32 +32,82 @@ from marketplace.models import (
     BidStatus,
     ContestEntry,
     Contract,
+    ContractStatus,
     Dispute,
     DisputeStatus,
     Milestone,
+    MilestoneStatus,
     Notification,
     Order,
     OrderStatus,
     Visibility,
 )
+from organisations.capabilities import OrgKind
 from organisations.models import Organisation
 
-_ACTIVE_BIDS = Q(bids__status__in=[BidStatus.SUBMITTED, BidStatus.SHORTLISTED, BidStatus.AWARDED])
+_ACTIVE_BID_STATES = (BidStatus.SUBMITTED, BidStatus.SHORTLISTED, BidStatus.AWARDED)
 _MONEY = DecimalField(max_digits=20, decimal_places=2)
 
 
+LISTING_ORDER = ("-published_at", "-created_at", "-id")
+
+
 def _listing(qs: QuerySet[Order]) -> QuerySet[Order]:
-    """What an order card shows: client (with its verification badge), category, skills, bid count."""
+    """What an order card shows: client (with its verification badge), category, skills, bid count.
+    Newest published first, then newest created, then by id: a total order, so pages never overlap."""
+    # A correlated subquery, evaluated only for the rows of the page (a JOIN + GROUP BY would count the bids
+    # of every matching order before the LIMIT).
+    active_bids = (
+        Bid.objects.filter(order=OuterRef("pk"), status__in=_ACTIVE_BID_STATES)
+        .order_by()
+        .values("order")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     return (
         qs.select_related("client", "category", "community", "direct_opc")
         .prefetch_related("required_skills")
-        .annotate(bid_count=Count("bids", filter=_ACTIVE_BIDS, distinct=True))
+        .annotate(bid_count=Coalesce(Subquery(active_bids, output_field=IntegerField()), Value(0)))
+        .order_by(*LISTING_ORDER)
     )
+
+
+def filter_orders(
+    qs: QuerySet[Order],
+    *,
+    category: str = "",
+    mode: str = "",
+    budget_min: Decimal | None = None,
+    budget_max: Decimal | None = None,
+    text: str = "",
+) -> QuerySet[Order]:
+    """The browse filters: category (skill code), mode, a budget range the order's range must overlap, and
+    a title search."""
+    if category:
+        qs = qs.filter(category__code=category)
+    if mode:
+        qs = qs.filter(mode=mode)
+    if budget_min is not None:
+        qs = qs.filter(budget_max__gte=budget_min)
+    if budget_max is not None:
+        qs = qs.filter(budget_min__lte=budget_max)
+    if text:
+        qs = qs.filter(title__icontains=text)
+    return qs
+
+
+def browse_orders(viewer: Organisation | None) -> QuerySet[Order]:
+    """The open orders a visitor may browse: public ones for everybody; an OPC also sees its community's
+    community-only orders and the ones it was invited to (never its own)."""
+    if viewer is not None and viewer.kind == OrgKind.OPC:
+        return open_orders_for_opc(viewer)
+    return public_orders()
 
 
 def visible_to_opc_q(opc: Organisation) -> Q:
     """Orders an OPC may see by visibility (public; its community's; the ones it was invited to)."""
-    q = Q(visibility=Visibility.PUBLIC) | Q(invited_opcs=opc)
+    invited = Order.invited_opcs.through.objects.filter(organisation=opc).values("order_id")
+    q = Q(visibility=Visibility.PUBLIC) | Q(pk__in=invited)
     if opc.home_community_id is not None:
         q |= Q(visibility=Visibility.COMMUNITY, community_id=opc.home_community_id)
     return q
@@ -68,10 +130,7 @@ def procurement_zone_orders(*, method: str = "", band: str = "") -> QuerySet[Ord
 
 def open_orders_for_opc(opc: Organisation) -> QuerySet[Order]:
     """Open orders an OPC may bid on or enter (not its own)."""
-    ids = (
-        Order.objects.filter(visible_to_opc_q(opc), status=OrderStatus.OPEN).exclude(client=opc).values("pk")
-    )
-    return _listing(Order.objects.filter(pk__in=ids))
+    return _listing(Order.objects.filter(visible_to_opc_q(opc), status=OrderStatus.OPEN).exclude(client=opc))
 
 
 def orders_for_client(client: Organisation) -> QuerySet[Order]:
@@ -128,7 +187,11 @@ def bids_for_order(order: Order) -> QuerySet[Bid]:
 
 
 def bids_for_opc(opc: Organisation) -> QuerySet[Bid]:
-    return Bid.objects.filter(opc=opc).select_related("order", "order__client", "order__category")
+    return (
+        Bid.objects.filter(opc=opc)
+        .select_related("order", "order__client", "order__category")
+        .order_by("-created_at", "-id")
+    )
 
 
 def contracts_for_organisation(org: Organisation) -> QuerySet[Contract]:
@@ -137,6 +200,7 @@ def contracts_for_organisation(org: Organisation) -> QuerySet[Contract]:
         Contract.objects.filter(Q(client=org) | Q(opc=org))
         .select_related("order", "order__category", "client", "opc", "escrow_account")
         .prefetch_related(Prefetch("milestones", queryset=Milestone.objects.order_by("position", "id")))
+        .order_by("-created_at", "-id")
     )
 
 
@@ -202,6 +266,140 @@ def escrow_discrepancies() -> list[int]:
         .values_list("pk", flat=True)
     )
     return list(rows)
+
+
+def get_public_order(pk: Any) -> Order:
+    """An open public order (anyone may see it); ``NotFound`` otherwise."""
+    order = _listing(Order.objects.filter(pk=_int(pk), status=OrderStatus.OPEN, visibility=Visibility.PUBLIC))
+    found = order.prefetch_related("attachments").first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def operator_orders_q(community_ids: set[int], *, prefix: str = "") -> Q:
+    """Orders in an operator's communities: community-only orders of its communities, orders posted by its
+    member organisations and orders contracted to its member OPCs (``prefix`` e.g. ``"order__"`` to filter
+    a related model)."""
+    return (
+        Q(**{f"{prefix}community_id__in": community_ids})
+        | Q(**{f"{prefix}client__home_community_id__in": community_ids})
+        | Q(**{f"{prefix}contract__opc__home_community_id__in": community_ids})
+    )
+
+
+def orders_for_operator(community_ids: set[int]) -> QuerySet[Order]:
+    ids = Order.objects.filter(operator_orders_q(community_ids)).values("pk")
+    return _listing(Order.objects.filter(pk__in=ids))
+
+
+def get_order_for_operator(community_ids: set[int], pk: Any) -> Order:
+    """An order in the operator's communities with its bids and entries (read-only oversight)."""
+    pk = _int(pk)
+    ids = Order.objects.filter(operator_orders_q(community_ids), pk=pk).values("pk")
+    order = _detail(Order.objects.filter(pk__in=ids)).first()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def own_bid(order: Order, opc: Organisation) -> Bid | None:
+    return Bid.objects.filter(order=order, opc=opc).first()
+
+
+def own_entry(order: Order, opc: Organisation) -> ContestEntry | None:
+    return ContestEntry.objects.filter(order=order, opc=opc).first()
+
+
+def contract_of(order: Order) -> Contract | None:
+    return Contract.objects.filter(order=order).select_related("opc", "client").first()
+
+
+def get_bid_for_client(client: Organisation, pk: Any) -> Bid:
+    """A bid on one of the client's orders; ``NotFound`` otherwise."""
+    found = (
+        Bid.objects.filter(pk=_int(pk), order__client=client)
+        .select_related("order", "order__client", "order__category", "opc", "opc__opc_profile")
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_bid_for_opc(opc: Organisation, pk: Any) -> Bid:
+    found = Bid.objects.filter(pk=_int(pk), opc=opc).select_related("order").first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_entry_for_client(client: Organisation, pk: Any) -> ContestEntry:
+    found = (
+        ContestEntry.objects.filter(pk=_int(pk), order__client=client).select_related("order", "opc").first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_milestone_for_party(org: Organisation, pk: Any) -> Milestone:
+    """A milestone of a contract where ``org`` is the client or the OPC; ``NotFound`` otherwise."""
+    found = (
+        Milestone.objects.filter(pk=_int(pk))
+        .filter(Q(contract__client=org) | Q(contract__opc=org))
+        .select_related("contract", "contract__order")
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_contract_for_mediator(operator: Organisation, pk: Any) -> Contract:
+    """A contract with a dispute this operator mediates (read-only view for the mediator)."""
+    contract = (
+        Contract.objects.filter(pk=_int(pk), milestones__disputes__mediator=operator)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if contract is None:
+        raise NotFound()
+    found = (
+        Contract.objects.filter(pk=contract)
+        .select_related("order", "order__category", "client", "opc", "escrow_account")
+        .prefetch_related(
+            Prefetch("milestones", queryset=Milestone.objects.order_by("position", "id")),
+            Prefetch(
+                "milestones__disputes", queryset=Dispute.objects.select_related("opened_by", "mediator")
+            ),
+        )
+        .first()
+    )
+    assert found is not None
+    return found
+
+
+def get_dispute_for_operator(operator: Organisation, pk: Any) -> Dispute:
+    found = disputes_for_operator(operator).filter(pk=_int(pk)).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def direct_offers_for_opc(opc: Organisation) -> QuerySet[Order]:
+    """Open direct orders offered to the OPC, waiting for its answer."""
+    return _listing(Order.objects.filter(direct_opc=opc, mode="direct", status=OrderStatus.OPEN))
+
+
+def contracts_needing_client(client: Organisation) -> QuerySet[Contract]:
+    """The client's active contracts with a milestone to fund or a delivery to accept."""
+    ids = Milestone.objects.filter(
+        contract__client=client,
+        contract__status=ContractStatus.ACTIVE,
+        status__in=[MilestoneStatus.PENDING, MilestoneStatus.DELIVERED],
+    ).values("contract_id")
+    return contracts_for_organisation(client).filter(pk__in=ids)
 
 
 def _int(pk: Any) -> int:

@@ -52,6 +52,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -83,7 +84,7 @@ from marketplace.models import (
 )
 from marketplace.payments import get_payment_provider
 from organisations.capabilities import OrgKind, OrgSubkind
-from organisations.models import Organisation, Skill
+from organisations.models import OPCProfile, Organisation, Skill
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -353,7 +354,11 @@ def notify(
 
 
 def _order_link(order: Order) -> str:
-    return f"/marketplace/orders/{order.pk}/"
+    return reverse("marketplace:order_detail", args=[order.pk])
+
+
+def _contract_link(contract: Contract) -> str:
+    return reverse("marketplace:contract_detail", args=[contract.pk])
 
 
 def opc_may_see(order: Order, opc: Organisation) -> bool:
@@ -821,6 +826,73 @@ def _require_opc_may_take_part(order: Order, opc: Organisation) -> None:
         raise NotFound()
 
 
+def active_contract_count(opc: Organisation) -> int:
+    """How many contracts the OPC is working on now (what ``OPCProfile.capacity`` limits)."""
+    return Contract.objects.filter(opc=opc, status=ContractStatus.ACTIVE).count()
+
+
+def opc_capacity(opc: Organisation) -> int:
+    """The OPC's capacity: at most this many concurrent active contracts (default 2 without a profile)."""
+    capacity = OPCProfile.objects.filter(organisation=opc).values_list("capacity", flat=True).first()
+    return 2 if capacity is None else int(capacity)
+
+
+def check_capacity(opc: Organisation) -> None:
+    """Refuse new work for an OPC that already holds ``capacity`` active contracts.
+
+    Called wherever an OPC takes on new work (award, direct acceptance, accepting a dispatch offer), under
+    the order's lock; the OPC's profile row is locked too, so two awards to the same OPC at the same moment
+    are serialised and cannot together exceed its capacity."""
+    OPCProfile.objects.select_for_update().filter(organisation=opc).first()
+    capacity, active = opc_capacity(opc), active_contract_count(opc)
+    if active >= capacity:
+        raise Conflict(
+            _(
+                "%(opc)s is at full capacity: %(active)d of %(capacity)d concurrent contracts are active. "
+                "It can take new work when one is completed (or after raising its capacity in the profile)."
+            )
+            % {"opc": opc.name, "active": active, "capacity": capacity}
+        )
+
+
+@transaction.atomic
+def invite_opc(*, order: Order, client: Organisation, actor: User | None, opc: Organisation) -> Order:
+    """The client invites an OPC (e.g. from the recommendations) to a draft or open order: the OPC joins the
+    order's invited list (so an invited-only order becomes visible to it) and, once the order is open, is
+    told. Inviting the same OPC twice changes nothing."""
+    order = _lock_order(order.pk)
+    _require_party(client, order.client_id, _("Only the client can invite OPCs to this order."))
+    if order.status not in (S.DRAFT, S.OPEN):
+        raise InvalidTransition(_("OPCs can be invited only to draft or open orders."))
+    if order.mode == OrderMode.DIRECT:
+        raise DomainError(_("A direct order is offered to one named OPC; invite nobody else."))
+    if opc.kind != OrgKind.OPC:
+        raise DomainError(_("Only OPCs can be invited."))
+    if opc.pk == client.pk:
+        raise DomainError(_("You cannot invite yourself."))
+    if order.invited_opcs.filter(pk=opc.pk).exists():
+        return order
+    order.invited_opcs.add(opc)
+    _audit(
+        action="opc_invited",
+        actor=actor,
+        organisation=client,
+        target=order,
+        message=gettext_noop("%(opc)s invited to order %(title)s"),
+        params={"opc": opc.name, "title": order.title},
+        changes={"invited": opc.pk},
+    )
+    if order.status == S.OPEN:
+        notify(
+            recipient=opc,
+            kind="invitation",
+            message=gettext_noop("%(client)s invites you to the order “%(title)s”."),
+            params={"client": order.client.name, "title": order.title},
+            link=_order_link(order),
+        )
+    return order
+
+
 @transaction.atomic
 def submit_bid(
     *,
@@ -1017,6 +1089,7 @@ def award_bid(
         raise DomainError(_("Only tenders are awarded to a bid."))
     check_transition(ORDER_TRANSITIONS, order.status, S.AWARDED, what=_("The order"))
     check_transition(BID_TRANSITIONS, bid.status, B.AWARDED, what=_("The bid"))
+    check_capacity(bid.opc)
     contract = _create_contract(
         order=order, opc=bid.opc, price=bid.price, bid=bid, milestones=milestones, actor=actor
     )
@@ -1040,7 +1113,7 @@ def award_bid(
         kind="bid_awarded",
         message=gettext_noop("You won the order “%(title)s” for %(price)s."),
         params={"title": order.title, "price": format_cny(bid.price)},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     _audit(
         action="order_awarded",
@@ -1062,6 +1135,7 @@ def accept_direct_order(*, order: Order, opc: Organisation, actor: User | None) 
         raise DomainError(_("This is not a direct order."))
     _require_party(opc, order.direct_opc_id, _("This order was offered to another OPC."))
     check_transition(ORDER_TRANSITIONS, order.status, S.AWARDED, what=_("The order"))
+    check_capacity(opc)
     assert order.price is not None
     contract = _create_contract(
         order=order, opc=opc, price=order.price, bid=None, milestones=None, actor=actor
@@ -1081,7 +1155,7 @@ def accept_direct_order(*, order: Order, opc: Organisation, actor: User | None) 
         kind="direct_accepted",
         message=gettext_noop("%(opc)s accepted your order “%(title)s”."),
         params={"opc": opc.name, "title": order.title},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     return contract
 
@@ -1352,7 +1426,7 @@ def fund_milestone(
         kind="milestone_funded",
         message=gettext_noop("Milestone “%(title)s” is funded (%(amount)s in escrow); you can start."),
         params={"title": milestone.title, "amount": format_cny(milestone.amount)},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     _sync_order(order=order, contract=contract, actor=actor, organisation=client)
     return milestone
@@ -1391,7 +1465,7 @@ def deliver_milestone(
             "“%(title)s” was delivered. Accept it or ask for a revision within %(days)d days, or it is released automatically."
         ),
         params={"title": milestone.title, "days": auto_release_period().days},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     _sync_order(order=order, contract=contract, actor=actor, organisation=opc)
     return milestone
@@ -1428,7 +1502,7 @@ def request_revision(
         kind="revision_requested",
         message=gettext_noop("The client asks for revision %(round)d of “%(title)s”."),
         params={"round": rounds, "title": milestone.title},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     _sync_order(order=order, contract=contract, actor=actor, organisation=client)
     return milestone
@@ -1486,7 +1560,7 @@ def _release(
         kind="milestone_released",
         message=gettext_noop("%(amount)s for “%(title)s” was released to your account."),
         params={"amount": format_cny(amount - fee), "title": milestone.title},
-        link=_order_link(order),
+        link=_contract_link(contract),
     )
     _sync_order(order=order, contract=contract, actor=actor, organisation=organisation)
     return milestone
@@ -1587,14 +1661,16 @@ def open_dispute(*, milestone: Milestone, party: Organisation, actor: User | Non
     other = contract.opc if party.pk == contract.client_id else contract.client
     message = gettext_noop("%(party)s opened a dispute about “%(title)s”.")
     params = {"party": party.name, "title": milestone.title}
-    notify(recipient=other, kind="dispute_opened", message=message, params=params, link=_order_link(order))
+    notify(
+        recipient=other, kind="dispute_opened", message=message, params=params, link=_contract_link(contract)
+    )
     if mediator is not None:
         notify(
             recipient=mediator,
             kind="dispute_to_mediate",
             message=message,
             params=params,
-            link=_order_link(order),
+            link=_contract_link(contract),
         )
     _sync_order(order=order, contract=contract, actor=actor, organisation=party)
     return dispute
@@ -1688,7 +1764,7 @@ def decide_dispute(
                 "The dispute about “%(title)s” was decided: %(opc)s to the OPC, %(client)s refunded."
             ),
             params={"title": milestone.title, "opc": format_cny(to_opc), "client": format_cny(to_client)},
-            link=_order_link(order),
+            link=_contract_link(contract),
         )
     _sync_order(order=order, contract=contract, actor=actor, organisation=operator)
     return dispute

@@ -18,14 +18,33 @@ def release_overdue_milestones() -> int:
     return services.release_overdue_milestones()
 
 
+def _owner_email(organisation_id: int) -> str:
+    """The e-mail address of the organisation's (first) owner, or ""."""
+    from organisations.models import MemberRole, Membership
+
+    email = (
+        Membership.objects.filter(organisation_id=organisation_id, role=MemberRole.OWNER)
+        .exclude(user__email="")
+        .exclude(user__email__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list("user__email", flat=True)
+        .first()
+    )
+    return email or ""
+
+
 @task()
 def send_notification_email(notification_id: int) -> bool:
-    """E-mail one notification to its person (or the organisation's contact address), in the platform
-    language. Returns whether a mail was sent."""
+    """E-mail one notification to its person (else the organisation's contact address, else its owner's
+    address), in the platform language. Returns whether a mail was sent."""
     notification = Notification.objects.select_related("recipient", "user").filter(pk=notification_id).first()
     if notification is None:
         return False
-    address = (notification.user.email if notification.user else "") or notification.recipient.contact_email
+    address = (
+        (notification.user.email if notification.user else "")
+        or notification.recipient.contact_email
+        or _owner_email(notification.recipient_id)
+    )
     if not address:
         return False
     with translation.override(settings.LANGUAGE_CODE):

@@ -7,13 +7,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.testing import World
 from ledger.models import Account
 from marketplace import services
 from marketplace.models import Bid, Contract, Milestone, Order, OrderMode
 from organisations.models import Skill
+
+
+@pytest.fixture(autouse=True)
+def english() -> Any:
+    """The marketplace tests match English messages; the site's default language is zh-hans."""
+    with translation.override("en"):
+        yield
 
 
 def future(days: int = 30) -> dt.date:

@@ -37,6 +37,7 @@ from .conftest import (
     awarded,
     balance,
     bid,
+    category,
     delivered,
     first_milestone,
     funded,
@@ -756,3 +757,30 @@ class TestUpdateOrder:
         services.publish_order(order=order, client=world.client, actor=None)
         with pytest.raises(InvalidTransition):
             services.update_order(order=order, client=world.client, actor=None, title="x")
+
+
+def test_recommendations_read_only_the_opcs_holding_the_category_and_rank_as_over_everyone(
+    world: World,
+) -> None:
+    """``recommend_for_order`` feeds the engine the OPCs holding the order's category only; the ranking is
+    the one over every OPC's record (the engine never picks an OPC without the category)."""
+    from dispatch import engine
+    from dispatch import services as dispatch
+
+    other, _ = Skill.objects.get_or_create(
+        code="ai-voice", defaults={"name_zh": "AI配音", "name_en": "AI voice"}
+    )
+    world.opc.opc_profile.skills.set([category(), other])
+    world.other_opc.opc_profile.skills.set([other])
+    order = open_tender(world)
+    skills = dispatch.skill_index()
+    everyone = dispatch.opc_records(skills)
+    holding = dispatch.opc_records(skills, holding=order.category_id)
+    assert {o.id for o in holding} == {world.opc.pk}
+    assert [o for o in everyone if o.id == world.opc.pk] == holding
+    record = dispatch.order_record(order, skills, everyone)
+    assert record is not None
+    expected = engine.recommend(record, everyone, limit=10, n_skills=max(len(skills), 1))
+    got = dispatch.recommend_for_order(order=order, limit=10)
+    assert [(r.opc.pk, r.score) for r in got] == [(r.opc_id, r.score) for r in expected]
+    assert [r.opc.pk for r in got] == [world.opc.pk]
