@@ -18,16 +18,23 @@ class GatewayError(Exception):
         self.param = param
         super().__init__(self.message)
 
+    def payload(self) -> dict[str, object]:
+        return error_payload(self.message, type=self.type, code=self.code, param=self.param)
+
     def response(self) -> JsonResponse:
         return error_response(self.status, self.message, type=self.type, code=self.code, param=self.param)
+
+
+def error_payload(
+    message: str, *, type: str, code: str | None = None, param: str | None = None
+) -> dict[str, object]:
+    return {"error": {"message": message, "type": type, "code": code, "param": param}}
 
 
 def error_response(
     status: int, message: str, *, type: str, code: str | None = None, param: str | None = None
 ) -> JsonResponse:
-    return JsonResponse(
-        {"error": {"message": message, "type": type, "code": code, "param": param}}, status=status
-    )
+    return JsonResponse(error_payload(message, type=type, code=code, param=param), status=status)
 
 
 class InvalidRequest(GatewayError):

@@ -104,8 +104,16 @@ class ChannelModel(models.Model):
         return f"{self.public_name} → {self.channel}:{self.upstream_name}"
 
 
+class PriceKind(models.TextChoices):
+    LIST = "list", _("Public list price")
+    CONTRACT = "contract", _("Negotiated price")
+    OPERATOR = "operator", _("Set by the operator")
+
+
 class ModelPrice(models.Model):
-    """CNY per 1M tokens for a public model name, in force from ``effective_from`` until the next row."""
+    """CNY per 1M tokens for a public model name, in force from ``effective_from`` until the next row.
+    ``source`` and ``source_date`` say where the figure comes from (e.g. the vendor's public price page as
+    read on that date), so a statement built on it can be checked."""
 
     model = models.CharField(_("model"), max_length=100)
     input_per_million = models.DecimalField(
@@ -118,6 +126,18 @@ class ModelPrice(models.Model):
         _("output (CNY / 1M tokens)"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES
     )
     effective_from = models.DateTimeField(_("effective from"), default=timezone.now)
+    kind = models.CharField(
+        _("kind of price"), max_length=12, choices=PriceKind.choices, default=PriceKind.OPERATOR
+    )
+    source = models.CharField(
+        _("source"),
+        max_length=300,
+        blank=True,
+        help_text=_("Where the price comes from, e.g. the vendor's price page."),
+    )
+    source_date = models.DateField(
+        _("as of"), null=True, blank=True, help_text=_("The date the source was read (list prices change).")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -207,6 +227,7 @@ class Outcome(models.TextChoices):
     CLIENT_DISCONNECTED = "client_disconnected", _("Client disconnected")
     UPSTREAM_ERROR = "upstream_error", _("Upstream error")
     NO_CHANNEL = "no_channel", _("No upstream channel available")
+    ABANDONED = "abandoned", _("Gateway stopped before the request finished; nothing charged")
 
 
 class UsageRecord(models.Model):
@@ -232,12 +253,12 @@ class UsageRecord(models.Model):
     prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
     cached_tokens = models.PositiveIntegerField(_("cached prompt tokens"), default=0)
     completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
-    reserved = models.DecimalField(_("reserved"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES)
+    reserved = models.DecimalField(_("reserved"), max_digits=COST_DIGITS, decimal_places=COST_PLACES)
     cost = models.DecimalField(
         _("cost"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
     )
     charged = models.DecimalField(
-        _("charged to the quota"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES, default=Decimal("0")
+        _("charged to the quota"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
     )
     uncollected = models.DecimalField(
         _("cost the quota could not cover"),
@@ -265,22 +286,193 @@ class UsageRecord(models.Model):
 
 
 class QuotaMeter(models.Model):
-    """Sub-fen remainder of a member's usage. The ledger moves whole fen; a request costs fractions of one.
-    Settlement adds the exact cost here and charges the quota the whole fen accumulated so far, so a member
-    pays exactly what was used (to within one fen in total, never per request)."""
+    """The gateway's working balance of one member, so that a request costs one guarded UPDATE of one row to
+    reserve and one to settle, instead of two ledger postings.
+
+    Money still moves only through the ledger: a *top-up* posts the member's quota (``org-N-quota``) into the
+    gateway's custody account ``org-N-quota-gateway`` and adds it to ``funded``; a *posting* moves the whole
+    fen of ``unposted`` from that account to ``platform-gateway-consumed`` and takes it off ``funded`` and
+    ``unposted``. Both happen in the same database transaction as the ledger posting, with this row locked,
+    so ``funded`` always equals the custody account's balance.
+
+    Between those, requests only move amounts inside the row (exact to 1/10 000 000 fen):
+    ``funded = available + held + unposted`` — ``held`` is the reservations of requests in flight,
+    ``unposted`` the cost of settled requests not yet posted to the ledger (its sub-fen rest stays here for
+    good: the member pays what was used, in total). Reserving is
+    ``UPDATE … SET available = available − x, held = held + x WHERE available >= x`` — one column compared,
+    like the ledger's own guard — so concurrent requests can never overdraw; the check constraint refuses a
+    negative ``available`` again at database level."""
 
     organisation = models.OneToOneField(
         "organisations.Organisation", on_delete=models.PROTECT, related_name="gateway_meter"
     )
-    unbilled = models.DecimalField(max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0"))
+    funded = models.DecimalField(
+        _("in the gateway"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES, default=Decimal("0")
+    )
+    available = models.DecimalField(
+        _("available"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
+    )
+    held = models.DecimalField(
+        _("held for requests in flight"),
+        max_digits=COST_DIGITS,
+        decimal_places=COST_PLACES,
+        default=Decimal("0"),
+    )
+    unposted = models.DecimalField(
+        _("used, not yet posted to the ledger"),
+        max_digits=COST_DIGITS,
+        decimal_places=COST_PLACES,
+        default=Decimal("0"),
+    )
+    postings = models.PositiveIntegerField(default=0, editable=False)
+    posted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("quota meter")
+        verbose_name_plural = _("quota meters")
         constraints: ClassVar = [
             models.CheckConstraint(
-                condition=Q(unbilled__gte=0) & Q(unbilled__lt=Decimal("0.01")),
-                name="gateway_meter_below_one_fen",
+                condition=Q(available__gte=0) & Q(held__gte=0) & Q(unposted__gte=0) & Q(funded__gte=0),
+                name="gateway_meter_not_negative",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.organisation_id}: {self.unbilled}"
+        return f"{self.organisation_id}: {self.available}"
+
+
+class UsageDaily(models.Model):
+    """Usage rolled up per day, member, model and channel (``gateway.tasks.roll_up_usage``). Re-running the
+    roll-up of a day replaces its rows, so it is idempotent and picks up late settlements."""
+
+    day = models.DateField(_("day"))
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
+    model = models.CharField(_("model"), max_length=100)
+    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    failed_requests = models.PositiveIntegerField(_("failed requests"), default=0)
+    estimated_requests = models.PositiveIntegerField(_("estimated requests"), default=0)
+    prompt_tokens = models.BigIntegerField(_("prompt tokens"), default=0)
+    cached_tokens = models.BigIntegerField(_("cached prompt tokens"), default=0)
+    completion_tokens = models.BigIntegerField(_("completion tokens"), default=0)
+    cost = models.DecimalField(
+        _("cost"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
+    )
+    charged = models.DecimalField(
+        _("charged to the quota"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
+    )
+    rolled_up_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        ordering: ClassVar = ["-day", "organisation_id", "model"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["day", "organisation", "model", "channel"],
+                condition=Q(channel__isnull=False),
+                name="gateway_usage_daily_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["day", "organisation", "model"],
+                condition=Q(channel__isnull=True),
+                name="gateway_usage_daily_unique_no_channel",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["organisation", "day"], name="gateway_daily_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.organisation_id} {self.model}"
+
+
+def new_statement_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+class ConsumptionStatement(models.Model):
+    """词元额度使用证明: a member's model consumption in one calendar month, issued by its community operator
+    as subsidy evidence. The figures printed on the PDF are frozen in ``facts``; the code on it can be
+    checked on the public verification page."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        related_name="consumption_statements",
+        verbose_name=_("member"),
+    )
+    operator = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+", verbose_name=_("issued by")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    code = models.CharField(_("verification code"), max_length=16, unique=True, default=new_statement_code)
+    facts = models.JSONField(_("facts"), default=dict)
+    pdf = models.FileField(_("PDF"), upload_to="gateway-statements/%Y/%m/", blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_reason = models.CharField(_("reason for revocation"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("consumption statement")
+        verbose_name_plural = _("consumption statements")
+        ordering: ClassVar = ["-month", "-issued_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organisation", "month"],
+                condition=Q(revoked_at__isnull=True),
+                name="gateway_one_current_statement_per_month",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ProviderInvoice(models.Model):
+    """A compliant compute provider's monthly invoice to the operator for the model access its channels
+    served (the seeds' "one invoice" for compute bought abroad). Reconciled against the usage recorded on
+    the provider's channels in that month (``gateway.selectors.invoice_reconciliation``)."""
+
+    provider = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        related_name="gateway_invoices_issued",
+        verbose_name=_("compute provider"),
+    )
+    operator = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        related_name="gateway_invoices_received",
+        verbose_name=_("operator"),
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month invoiced."))
+    number = models.CharField(_("invoice number"), max_length=40)
+    issued_on = models.DateField(_("invoice date"))
+    amount = models.DecimalField(
+        _("amount incl. tax (CNY)"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES
+    )
+    tax_amount = models.DecimalField(
+        _("of which tax (CNY)"), max_digits=FEN_DIGITS, decimal_places=FEN_PLACES, default=Decimal("0.00")
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("provider invoice")
+        verbose_name_plural = _("provider invoices")
+        ordering: ClassVar = ["-month", "provider_id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["provider", "number"], name="gateway_invoice_number_unique"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0) & Q(tax_amount__gte=0) & Q(tax_amount__lte=models.F("amount")),
+                name="gateway_invoice_amounts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.month:%Y-%m})"

@@ -10,21 +10,21 @@ Any other status (e.g. 400 for a bad parameter) is the member's error and is pas
 from __future__ import annotations
 
 import asyncio
-import random
+import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from gateway import services
+from gateway import db, hotcache, services
 from gateway.crypto import decrypt_api_key
 from gateway.errors import UpstreamUnavailable
 from gateway.models import ChannelModel
 
+log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
@@ -48,11 +48,21 @@ def client() -> httpx.AsyncClient:
     if pooled is None or pooled.is_closed:
         pooled = httpx.AsyncClient(
             transport=_transport,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
+            # httpcore scans its whole pool for every request: keep the pool about as large as the
+            # concurrency it serves, not larger.
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=10),
             headers={"User-Agent": "opchub-gateway/1"},
         )
         _clients[loop] = pooled
     return pooled
+
+
+async def close_clients() -> None:
+    """Close this loop's pooled client (server shutdown)."""
+    loop = asyncio.get_running_loop()
+    pooled = _clients.pop(loop, None)
+    if pooled is not None:
+        await pooled.aclose()
 
 
 @dataclass(frozen=True)
@@ -73,30 +83,39 @@ class Route:
 
 def load_routes(model: str) -> list[Route]:
     """The channels that serve ``model``, in the order to try them."""
+    return hotcache.ordered(candidate_routes(model))
+
+
+def candidate_routes(model: str) -> list[Route]:
+    """Every enabled channel serving ``model`` (unordered; see ``hotcache.ordered``). A channel whose key
+    cannot be decrypted (SECRET_KEY changed without a fallback) is left out and logged, not fatal."""
     now = timezone.now()
-    routes = [
-        Route(
-            channel_id=cm.channel_id,
-            channel_name=cm.channel.name,
-            base_url=cm.channel.base_url,
-            api_key=decrypt_api_key(cm.channel.api_key_encrypted),
-            upstream_model=cm.upstream_name,
-            max_output_tokens=cm.max_output_tokens,
-            priority=cm.channel.priority,
-            weight=cm.channel.weight,
-            cooling=cm.channel.cooldown_until is not None and cm.channel.cooldown_until > now,
-            failing=cm.channel.consecutive_failures > 0,
-            connect_timeout=cm.channel.connect_timeout,
-            read_timeout=cm.channel.read_timeout,
+    routes = []
+    for cm in ChannelModel.objects.select_related("channel").filter(
+        public_name=model, is_enabled=True, channel__is_enabled=True
+    ):
+        try:
+            api_key = decrypt_api_key(cm.channel.api_key_encrypted)
+        except ValueError:
+            log.error("gateway channel %s: API key cannot be decrypted; skipped", cm.channel_id)
+            continue
+        routes.append(
+            Route(
+                channel_id=cm.channel_id,
+                channel_name=cm.channel.name,
+                base_url=cm.channel.base_url,
+                api_key=api_key,
+                upstream_model=cm.upstream_name,
+                max_output_tokens=cm.max_output_tokens,
+                priority=cm.channel.priority,
+                weight=cm.channel.weight,
+                cooling=cm.channel.cooldown_until is not None and cm.channel.cooldown_until > now,
+                failing=cm.channel.consecutive_failures > 0,
+                connect_timeout=cm.channel.connect_timeout,
+                read_timeout=cm.channel.read_timeout,
+            )
         )
-        for cm in ChannelModel.objects.select_related("channel").filter(
-            public_name=model, is_enabled=True, channel__is_enabled=True
-        )
-    ]
-    # Weighted random order among equals (Efraimidis–Spirakis): key = u^(1/w), larger first.
-    keyed = [(route, random.random() ** (1.0 / route.weight)) for route in routes]
-    keyed.sort(key=lambda pair: (pair[0].cooling, -pair[0].priority, -pair[1]))
-    return [route for route, _key in keyed]
+    return routes
 
 
 @dataclass
@@ -117,8 +136,14 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 async def _succeeded(route: Route) -> None:
+    hotcache.note_success(route.channel_id)
     if route.failing:  # a write only when a failing channel recovers, not on every request
-        await sync_to_async(services.record_channel_success)(channel_id=route.channel_id)
+        await db.later(services.record_channel_success, channel_id=route.channel_id)
+
+
+async def _failed(route: Route, retry_after: float | None = None) -> None:
+    hotcache.note_failure(route.channel_id, retry_after or services.CHANNEL_COOLDOWN.total_seconds())
+    await db.later(services.record_channel_failure, channel_id=route.channel_id, retry_after=retry_after)
 
 
 async def open_upstream(
@@ -144,9 +169,7 @@ async def open_upstream(
             if response.status_code in RETRYABLE_STATUSES:
                 last_status = response.status_code
                 await response.aclose()
-                await sync_to_async(services.record_channel_failure)(
-                    channel_id=route.channel_id, retry_after=_retry_after(response)
-                )
+                await _failed(route, _retry_after(response))
                 continue
             if not stream or response.status_code != 200:
                 await response.aread()
@@ -164,9 +187,50 @@ async def open_upstream(
         except httpx.TransportError:
             if response is not None:
                 await response.aclose()
-            await sync_to_async(services.record_channel_failure)(channel_id=route.channel_id)
+            await _failed(route)
             continue
     error = UpstreamUnavailable()
     error.attempts = attempts  # type: ignore[attr-defined]
     error.last_status = last_status  # type: ignore[attr-defined]
     raise error
+
+
+@dataclass
+class Probe:
+    ok: bool
+    status: int | None
+    latency_ms: int
+    model: str
+    message: str
+
+
+async def probe(*, base_url: str, api_key: str, upstream_model: str, connect_timeout: float) -> Probe:
+    """The "test channel" action: one tiny request (``max_tokens`` 1, or a one-word embedding) straight to
+    the channel, nothing metered or charged."""
+    is_embedding = "embed" in upstream_model.lower()
+    path = "/embeddings" if is_embedding else "/chat/completions"
+    body: dict[str, Any] = (
+        {"model": upstream_model, "input": "ping"}
+        if is_embedding
+        else {"model": upstream_model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+    )
+    started = asyncio.get_running_loop().time()
+    try:
+        response = await client().post(
+            f"{base_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=httpx.Timeout(min(30.0, connect_timeout * 3), connect=connect_timeout),
+        )
+    except httpx.HTTPError as exc:
+        elapsed = int((asyncio.get_running_loop().time() - started) * 1000)
+        return Probe(False, None, elapsed, upstream_model, f"{type(exc).__name__}: {exc}"[:300])
+    elapsed = int((asyncio.get_running_loop().time() - started) * 1000)
+    message = ""
+    try:
+        data = response.json()
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            message = str(data["error"].get("message") or "")[:300]
+    except ValueError:
+        message = response.text[:200]
+    return Probe(response.status_code == 200, response.status_code, elapsed, upstream_model, message)

@@ -16,8 +16,9 @@ from django.test import AsyncClient
 from core.testing import World, world  # noqa: F401
 from gateway import services, upstream
 from gateway.fake_upstream import FakeUpstream
-from gateway.models import Channel, VirtualKey
-from ledger.models import Purpose
+from gateway.models import Channel, QuotaMeter, VirtualKey
+from ledger import selectors as ledger_selectors
+from ledger.models import Account, Purpose
 from ledger.services import account_for, transfer
 
 MODEL = "deepseek-chat"
@@ -72,6 +73,20 @@ class Gateway:
         return call("POST", "/v1/chat/completions", secret=secret or self.secret, body=payload)
 
 
+def assert_books_sound() -> None:
+    """The ledger balances, no account is overdrawn, and every quota meter agrees with the ledger: what it
+    says is in the gateway is the balance of the member's gateway account, and is exactly what is available,
+    held and used-but-unposted."""
+    assert ledger_selectors.ledger_is_balanced()
+    assert ledger_selectors.accounts_with_inconsistent_balance() == []
+    assert ledger_selectors.overdrawn_account_ids() == []
+    for meter in QuotaMeter.objects.all():
+        account = Account.objects.filter(code=services.gateway_account_code(meter.organisation_id)).first()
+        assert meter.funded == (account.balance if account else 0), meter
+        assert meter.funded == meter.available + meter.held + meter.unposted, meter
+        assert min(meter.available, meter.held, meter.unposted) >= 0, meter
+
+
 def fund_operator(world: World, amount: str = "1000.00") -> None:  # noqa: F811
     transfer(
         idempotency_key=f"test:fund:{world.operator.pk}",
@@ -92,7 +107,6 @@ def fake() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def gw(world: World, fake: FakeUpstream, settings: Any) -> Gateway:  # noqa: F811
-    settings.ROOT_URLCONF = "gateway.tests.urls"
     channel = services.create_channel(
         owner=world.operator,
         name="demo-1",
@@ -112,3 +126,15 @@ def gw(world: World, fake: FakeUpstream, settings: Any) -> Gateway:  # noqa: F81
     )
     key, secret = services.issue_virtual_key(organisation=world.opc, name="laptop")
     return Gateway(world=world, fake=fake, channel=channel, key=key, secret=secret)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """Each test starts with empty in-process caches and rate-limit counters (its database is new)."""
+    from gateway import hotcache, ratelimit
+
+    hotcache.clear()
+    ratelimit.local.clear()
+    yield
+    hotcache.clear()
+    ratelimit.local.clear()

@@ -8,21 +8,14 @@ from decimal import Decimal
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from gateway import services
-from gateway.models import Channel, Outcome, UsageRecord, UsageSource, UsageStatus, VirtualKey
-from gateway.tests.conftest import MODEL, Gateway, call
-from ledger import selectors
+from gateway import hotcache, services
+from gateway.models import Channel, Outcome, QuotaMeter, UsageRecord, UsageSource, UsageStatus, VirtualKey
+from gateway.tests.conftest import MODEL, Gateway, assert_books_sound, call
 from ledger.models import Account
 
 
 def _reserved_balance(gw: Gateway) -> Decimal:
-    return services.reserved_account(gw.world.opc).balance
-
-
-def assert_books_sound() -> None:
-    assert selectors.ledger_is_balanced()
-    assert selectors.accounts_with_inconsistent_balance() == []
-    assert selectors.overdrawn_account_ids() == []
+    return QuotaMeter.objects.get(organisation=gw.world.opc).held
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -57,10 +50,10 @@ def test_chat_completion_is_forwarded_and_settled_from_upstream_usage(gw: Gatewa
     assert record.usage_source == UsageSource.UPSTREAM
     assert (record.prompt_tokens, record.completion_tokens) == (11, 14)
     assert record.cost == Decimal("0.00013400")  # (11 × 2 + 14 × 8) / 1M
-    assert record.charged == Decimal("0.00")  # below a fen: carried, not rounded up
+    assert record.charged == record.cost  # exact: fractions of a fen are charged as used
     assert record.channel_id == gw.channel.pk
     assert _reserved_balance(gw) == 0
-    assert services.quota_balance(gw.world.opc) == Decimal("10.00")
+    assert services.quota_balance(gw.world.opc) == Decimal("9.999866")
     assert_books_sound()
 
 
@@ -71,11 +64,15 @@ def test_sub_fen_costs_carry_until_they_make_a_fen(gw: Gateway) -> None:
     records = UsageRecord.objects.filter(organisation=gw.world.opc)
     total_cost = sum(r.cost for r in records)
     total_charged = sum(r.charged for r in records)
-    assert total_cost == Decimal("0.01056")
-    assert total_charged == Decimal("0.01")
-    assert gw.world.opc.gateway_meter.unbilled == Decimal("0.00056000")
-    assert services.quota_balance(gw.world.opc) == Decimal("9.99")
+    assert total_cost == total_charged == Decimal("0.01056")
+    assert services.quota_balance(gw.world.opc) == Decimal("9.98944")
+    # The ledger moves whole fen when usage is posted; the sub-fen rest waits in the meter.
+    assert services.post_usage(organisation_id=gw.world.opc.pk) == Decimal("0.01")
+    assert QuotaMeter.objects.get(organisation=gw.world.opc).unposted == Decimal("0.00056000")
     assert Account.objects.get(code=services.CONSUMED_ACCOUNT_CODE).balance == Decimal("0.01")
+    assert services.post_usage(organisation_id=gw.world.opc.pk) == 0
+    assert services.quota_balance(gw.world.opc) == Decimal("9.98944")
+    assert_books_sound()
 
 
 def test_missing_usage_is_estimated_locally(gw: Gateway) -> None:
@@ -256,6 +253,7 @@ def test_failover_on_500_429_and_connect_error(gw: Gateway) -> None:
         {"connect_error": True, "fail_status": None},
     ):
         Channel.objects.update(cooldown_until=None, consecutive_failures=0)
+        hotcache.clear()  # the in-process cool-down too
         _split_transport(gw, misbehaviour)
         reply = gw.chat()
         assert reply.status == 200, (misbehaviour, reply.body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,8 +13,8 @@ from core.testing import World
 from gateway import services
 from gateway.crypto import decrypt_api_key
 from gateway.errors import QuotaExhausted
-from gateway.models import ModelPrice, UsageRecord, UsageStatus, VirtualKey
-from gateway.tests.conftest import MODEL, Gateway, fund_operator
+from gateway.models import ModelPrice, Outcome, UsageRecord, UsageStatus, VirtualKey
+from gateway.tests.conftest import MODEL, Gateway, assert_books_sound, fund_operator
 from ledger.errors import InsufficientFunds
 from ledger.models import Transaction
 
@@ -83,33 +84,64 @@ def _reserve(gw: Gateway, request_id: str, max_cost: str = "0.05") -> UsageRecor
 def test_reserve_settle_and_release_are_idempotent(gw: Gateway) -> None:
     first = _reserve(gw, "r1")
     assert _reserve(gw, "r1").pk == first.pk
-    assert first.reserved == Decimal("0.06")
-    assert services.quota_balance(gw.world.opc) == Decimal("9.94")
+    assert first.reserved == Decimal("0.05")
+    assert services.quota_balance(gw.world.opc) == Decimal("9.95")
     settled = services.settle(request_id="r1", prompt_tokens=10_000, completion_tokens=1_000)
     again = services.settle(request_id="r1", prompt_tokens=99_999, completion_tokens=99_999)
     released = services.release(request_id="r1", outcome="upstream_error")
-    assert settled.cost == again.cost == released.cost == Decimal("0.02800000")
+    assert settled.cost == again.cost == released.cost == settled.charged == Decimal("0.02800000")
     assert released.status == UsageStatus.SETTLED
-    assert services.quota_balance(gw.world.opc) == Decimal("9.98")
-    assert Transaction.objects.filter(reference="gateway:r1").count() == 2  # reserve + settle
+    assert services.quota_balance(gw.world.opc) == Decimal("9.972")
     _reserve(gw, "r2")
     services.release(request_id="r2", outcome="upstream_error")
-    assert services.quota_balance(gw.world.opc) == Decimal("9.98")
+    assert services.quota_balance(gw.world.opc) == Decimal("9.972")
+    # No ledger posting per request: the quota moved into the gateway once; usage is posted in whole fen.
+    assert Transaction.objects.filter(kind="gateway.top_up").count() == 1
+    assert services.post_usage(organisation_id=gw.world.opc.pk) == Decimal("0.02")
+    assert services.quota_balance(gw.world.opc) == Decimal("9.972")
+    assert_books_sound()
 
 
 def test_reservation_refused_when_quota_cannot_cover_it(gw: Gateway) -> None:
     with pytest.raises(QuotaExhausted):
-        _reserve(gw, "big", max_cost="10.00")  # 10.00 + the carry fen > 10.00
+        _reserve(gw, "big", max_cost="10.00000001")
     assert not UsageRecord.objects.filter(request_id="big").exists()
+    assert _reserve(gw, "all", max_cost="10.00").reserved == Decimal("10.00")
+    assert services.quota_balance(gw.world.opc) == 0
+    assert_books_sound()
 
 
 def test_usage_beyond_the_reservation_is_taken_from_the_quota_or_recorded(gw: Gateway) -> None:
-    _reserve(gw, "under", max_cost="0.01")  # holds 0.02
+    _reserve(gw, "under", max_cost="0.01")
     record = services.settle(request_id="under", prompt_tokens=0, completion_tokens=100_000)  # ¥0.80
     assert record.charged == Decimal("0.80") and record.uncollected == 0
     assert services.quota_balance(gw.world.opc) == Decimal("9.20")
-    _reserve(gw, "broke", max_cost="9.19")  # holds 9.20: the whole quota
+    _reserve(gw, "broke", max_cost="9.20")  # the whole quota
     record = services.settle(request_id="broke", prompt_tokens=0, completion_tokens=2_000_000)  # ¥16
     assert record.charged == Decimal("9.20")
     assert record.uncollected == Decimal("6.80")
     assert services.quota_balance(gw.world.opc) == 0
+    assert_books_sound()
+
+
+def test_a_grant_arriving_later_is_topped_up_into_the_gateway(gw: Gateway) -> None:
+    _reserve(gw, "first", max_cost="9.00")
+    with pytest.raises(QuotaExhausted):
+        _reserve(gw, "second", max_cost="5.00")
+    services.grant_quota(
+        operator=gw.world.operator, member=gw.world.opc, amount=Decimal("20.00"), idempotency_key="more"
+    )
+    assert services.quota_balance(gw.world.opc) == Decimal("21.00")
+    assert _reserve(gw, "second", max_cost="5.00").reserved == Decimal("5.00")
+    assert services.quota_balance(gw.world.opc) == Decimal("16.00")
+    assert_books_sound()
+
+
+def test_abandoned_reservations_are_released_and_say_so(gw: Gateway) -> None:
+    _reserve(gw, "stuck", max_cost="1.00")
+    assert services.release_abandoned() == 0  # still young: may be in flight
+    assert services.release_abandoned(older_than=dt.timedelta(0)) == 1
+    record = UsageRecord.objects.get(request_id="stuck")
+    assert record.status == UsageStatus.RELEASED and record.outcome == Outcome.ABANDONED
+    assert services.quota_balance(gw.world.opc) == Decimal("10.00")
+    assert_books_sound()
