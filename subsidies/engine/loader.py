@@ -293,7 +293,7 @@ def _application(ctx: _Ctx, value: Any) -> Application:
         value,
         "application",
         required=("applicants", "payee", "benefit"),
-        optional=("evidence", "auto_allowed", "payout_working_days", "note"),
+        optional=("evidence", "auto_allowed", "payout_working_days", "note", "payout_options"),
     )
     try:
         applicants = tuple(Role(a) for a in ctx.listing(data["applicants"], "application.applicants"))
@@ -304,6 +304,16 @@ def _application(ctx: _Ctx, value: Any) -> Application:
         benefit = Benefit(data["benefit"])
     except ValueError:
         ctx.fail("application.benefit", f"is one of {', '.join(b.value for b in Benefit)}")
+    options: list[Benefit] = []
+    for i, raw in enumerate(ctx.listing(data.get("payout_options", []), "application.payout_options")):
+        try:
+            options.append(Benefit(raw))
+        except ValueError:
+            ctx.fail(f"application.payout_options[{i}]", f"is one of {', '.join(b.value for b in Benefit)}")
+    if options and options[0] != benefit:
+        ctx.fail("application.payout_options", f"starts with the benefit “{benefit.value}”")
+    if len(set(options)) != len(options):
+        ctx.fail("application.payout_options", "lists an option twice")
     evidence = []
     for i, e in enumerate(ctx.listing(data.get("evidence", []), "application.evidence")):
         row = ctx.mapping(e, f"application.evidence[{i}]", required=("key", "label"))
@@ -316,6 +326,7 @@ def _application(ctx: _Ctx, value: Any) -> Application:
         bool(data.get("auto_allowed", True)),
         data.get("payout_working_days"),
         data.get("note"),
+        tuple(options),
     )
 
 

@@ -312,6 +312,13 @@ class Application:
     auto_allowed: bool = True  # 免申即享 possible when all evidence is on the platform
     payout_working_days: int | None = None
     note: str | None = None
+    # How a member may take its share when the operator redistributes (``benefit`` first); e.g. a cash subsidy
+    # that the policy lets members take as token quota instead: ``(cash, quota)``.
+    payout_options: tuple[Benefit, ...] = ()
+
+    @property
+    def payouts(self) -> tuple[Benefit, ...]:
+        return self.payout_options or (self.benefit,)
 
 
 @dataclass(frozen=True, slots=True)

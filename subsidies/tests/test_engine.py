@@ -200,3 +200,23 @@ def test_periods() -> None:
     assert not Period(date(2026, 1, 2), date(2026, 1, 31)).month_aligned
     with pytest.raises(ValueError):
         Period.parse("2025-13-01")
+
+
+def test_payout_options() -> None:
+    data = _base()
+    data["application"] = {
+        "applicants": ["operator"],
+        "payee": "operator",
+        "benefit": "cash",
+        "payout_options": ["cash", "quota"],
+    }
+    policy = parse_policy(copy.deepcopy(data), "p.yaml")
+    assert [b.value for b in policy.application.payouts] == ["cash", "quota"]
+    data["application"]["payout_options"] = ["quota", "cash"]
+    with pytest.raises(PolicyError, match="starts with the benefit"):
+        parse_policy(copy.deepcopy(data), "p.yaml")
+    data["application"]["payout_options"] = ["cash", "gold"]
+    with pytest.raises(PolicyError, match=r"payout_options\[1\]"):
+        parse_policy(copy.deepcopy(data), "p.yaml")
+    del data["application"]["payout_options"]
+    assert [b.value for b in parse_policy(data, "p.yaml").application.payouts] == ["cash"]
