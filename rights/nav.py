@@ -1,0 +1,17 @@
+"""Top navigation: the copyright registry for rights holders (OPCs) and copyright agencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from core.extensions import NavItem
+from rights.services import can_scan
+
+
+def items(request: Any, scope: Any) -> list[NavItem]:
+    if not can_scan(getattr(scope, "organisation", None)):
+        return []
+    return [NavItem(label=_("Copyright"), url=reverse("rights:home"), testid="nav-rights", order=60)]
