@@ -1,4 +1,60 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from events import views
 
 app_name = "events"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    # public and participants
+    path("", views.event_list, name="list"),
+    path("<int:pk>/", views.event_detail, name="detail"),
+    path("<int:pk>/register/", views.event_register, name="register"),
+    path("<int:pk>/roadshow/", views.roadshow_apply, name="roadshow_apply"),
+    path("ticket/<str:code>/", views.ticket, name="ticket"),
+    path("ticket/<str:code>/qr.svg", views.ticket_qr, name="ticket_qr"),
+    path("ticket/<str:code>/meetings.ics", views.ticket_ics, name="ticket_ics"),
+    path("ticket/<str:code>/cancel/", views.ticket_cancel, name="ticket_cancel"),
+    path("ticket/<str:code>/preferences/", views.ticket_preferences, name="ticket_preferences"),
+    path("mine/", views.mine, name="mine"),
+    path("roadshow/<int:pk>/withdraw/", views.roadshow_withdraw, name="roadshow_withdraw"),
+    path("roadshow/<int:pk>/deck/", views.roadshow_deck, name="roadshow_deck"),
+    # operator: events
+    path("manage/", views.manage_list, name="manage_list"),
+    path("manage/<int:pk>/", views.manage_detail, name="manage_detail"),
+    path("manage/<int:pk>/edit/", views.manage_edit, name="manage_edit"),
+    path("manage/<int:pk>/status/", views.manage_status, name="manage_status"),
+    path("manage/<int:pk>/partners/", views.partner_add, name="partner_add"),
+    path("manage/<int:pk>/registrations.xlsx", views.registrations_xlsx, name="registrations_xlsx"),
+    path("manage/registrations/<int:pk>/cancel/", views.registration_cancel, name="registration_cancel"),
+    path("manage/<int:pk>/checkin/", views.checkin, name="checkin"),
+    path("checkin/<str:code>/", views.checkin_code, name="checkin_code"),
+    path("manage/<int:pk>/roadshow/", views.roadshow_manage, name="roadshow_manage"),
+    path("manage/roadshow/<int:pk>/decide/", views.roadshow_decide, name="roadshow_decide"),
+    path("manage/<int:pk>/schedule/", views.schedule, name="schedule"),
+    path("manage/runs/<int:pk>/publish/", views.schedule_publish, name="schedule_publish"),
+    path("manage/<int:pk>/outcomes/", views.outcomes, name="outcomes"),
+    path("manage/<int:pk>/outcomes/link/", views.outcome_link, name="outcome_link"),
+    path("manage/<int:pk>/outcomes/draft/", views.outcome_draft, name="outcome_draft"),
+    path("manage/<int:pk>/outcomes/intent/", views.outcome_intent, name="outcome_intent"),
+    path("manage/intents/<int:pk>/status/", views.intent_status, name="intent_status"),
+    path("intents/<int:pk>/term-sheet/", views.intent_term_sheet, name="intent_term_sheet"),
+    # competitions
+    path("competitions/", views.competition_list, name="competition_list"),
+    path("competitions/<int:pk>/", views.competition_detail, name="competition_detail"),
+    path("competitions/<int:pk>/enter/", views.competition_submit, name="competition_submit"),
+    path("competitions/<int:pk>/judging/", views.judging, name="judging"),
+    path("competitions/entries/<int:pk>/withdraw/", views.submission_withdraw, name="submission_withdraw"),
+    path("competitions/entries/<int:pk>/video/", views.submission_video, name="submission_video"),
+    path("competitions/entries/<int:pk>/score/", views.submission_score, name="submission_score"),
+    path("competitions/manage/", views.competition_manage_list, name="competition_manage_list"),
+    path("competitions/manage/<int:pk>/", views.competition_manage, name="competition_manage"),
+    path("competitions/manage/<int:pk>/criteria/", views.competition_criterion_add, name="criterion_add"),
+    path("competitions/manage/<int:pk>/judges/", views.competition_judge_add, name="judge_add"),
+    path("competitions/manage/<int:pk>/awards/", views.competition_award_add, name="award_add"),
+    path("competitions/manage/<int:pk>/status/", views.competition_status, name="competition_status"),
+    path("badges/<int:org_pk>/", views.org_badges, name="org_badges"),
+    # dashboards (operators and authorities)
+    path("dashboards/", views.dashboard, name="dashboard"),
+    path("dashboards/export.xlsx", views.dashboard_xlsx, name="dashboard_xlsx"),
+    path("dashboards/<slug:key>/", views.figure_rows, name="figure_rows"),
+    path("dashboards/<slug:key>.xlsx", views.figure_xlsx, name="figure_xlsx"),
+]
