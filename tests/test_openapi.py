@@ -92,7 +92,15 @@ def test_every_reference_resolves(schema: dict[str, Any]) -> None:
 def test_token_secrets_appear_only_in_the_creation_answer(schema: dict[str, Any]) -> None:
     components = schema["components"]["schemas"]
     holders = {name for name, c in components.items() if {"secret", "digest"} & set(c.get("properties", {}))}
-    assert holders == {"TokenCreatedOut"}
+    # API tokens and gateway keys: each secret is shown once, in the answer that creates it.
+    assert holders == {"TokenCreatedOut", "KeyCreatedOut"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation.get("responses", {}).items():
+                ref = json.dumps(answer.get("content", {}))
+                for holder in holders:
+                    if f"/{holder}\"" in ref:
+                        assert (method, status) == ("post", "201"), (path, method, status, holder)
 
 
 def test_docs_page(client: Client, db: None) -> None:
