@@ -11,7 +11,7 @@ MAKEFLAGS += --no-print-directory
 PYTHON := .venv/bin/python
 MANAGE := $(PYTHON) manage.py
 # Project packages checked by mypy (settings package + Django apps).
-PACKAGES := opchub core accounts organisations audit ledger communities marketplace gateway dispatch subsidies trust contracts servicedesk rights events
+PACKAGES := opchub core accounts organisations audit ledger communities marketplace gateway dispatch subsidies trust contracts servicedesk rights events teams
 # manage.py needs a SECRET_KEY; demo mode generates one under var/ for tooling commands.
 TOOL_ENV := OPCHUB_DEMO=1
 

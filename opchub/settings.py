@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "servicedesk",
     "rights",
     "events",
+    "teams",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("desk/", include("servicedesk.urls")),
     path("rights/", include("rights.urls")),
     path("events/", include("events.urls")),
+    path("teams/", include("teams.urls")),
     path("api/", api.urls),
     path("v1/", include("gateway.urls")),  # OpenAI-compatible token-quota gateway
     path("i18n/", include("django.conf.urls.i18n")),
