@@ -13,19 +13,22 @@
    trimmed excerpt, and the same 10 s excerpt inside a 40 s video of other footage; for images JPEG q=30,
    resize (½), crop 10 %, mirror, logo. Plus unrelated distractors from the same generator (other seeds).
 4. Queries every copy and distractor with ``rights.services.find_in_registry`` (fingerprint the file, range
-   search over the whole registry's FAISS index, temporal alignment), timing each call.
+   search over the whole registry's FAISS index, temporal alignment), timing each call
+   (``copyright-registry:`` line: recall, false-positive rate and median query time against the registry's
+   own hashes).
    - recall: copies whose best match is their source work;
-   - false_positive_rate: distractors for which anything was reported;
-   - query_ms_p50: median wall time of one query over all queries (videos and images; both medians are
-     printed on the detail line).
+   - false_positive_rate: distractors for which anything was reported.
 5. Scale: the registry's hashes plus uniformly random 256-bit hashes up to ``--scale`` (default 1,000,000)
-   in one index; a 60 s copy (watermarked, re-encoded) of the 60 s registered video is queried end to end
-   (decode + fingerprint + search + alignment) several times. Target: ≤ 1 s.
+   in one index; every copy and distractor is searched again against it, and a 60 s copy (watermarked,
+   re-encoded) of the 60 s registered video is queried end to end (decode + fingerprint + search +
+   alignment) five times. Target: recall ≥ 0.95 at a false-positive rate ≤ 0.01, the 60 s query ≤ 1 s.
 
 Prints detail lines and then exactly
     copyright: works=… frames_indexed=… recall=… false_positive_rate=… query_ms_p50=…
-where frames_indexed is the number of hashes in the registry's index (4 per registered second of video:
-as is, mirrored, centre crop, mirrored centre crop; 16 per image: eight rotations/flips × full and centre).
+measured at the scale of the target: frames_indexed is the size of that index (the registry's own hashes —
+4 per registered second of video: as is, mirrored, centre crop, mirrored centre crop; 16 per image: eight
+rotations/flips × full and centre — are on the ``registry:`` line), recall and false_positive_rate are those
+of every copy and distractor against it, query_ms_p50 is the median of the 60 s video query end to end.
 """
 
 from __future__ import annotations
@@ -244,12 +247,11 @@ def main() -> None:
     wrong = 0
     times: dict[str, list[float]] = {"video": [], "image": []}
     misses = []
-    video_queries: list[tuple[Item, matching.Query]] = []
+    queries: list[tuple[Item, matching.Query]] = []
     for item in positives:
         candidates, query, ms = run(item)
         times[item.kind].append(ms)
-        if item.kind == "video":
-            video_queries.append((item, query))
+        queries.append((item, query))
         label = f"{item.kind}:{item.transform}"
         per_transform[label][1] += 1
         if candidates and keys.get(candidates[0].work_id) == item.source:
@@ -262,8 +264,7 @@ def main() -> None:
     for item in distractors:
         candidates, query, ms = run(item)
         times[item.kind].append(ms)
-        if item.kind == "video":
-            video_queries.append((item, query))
+        queries.append((item, query))
         if candidates:
             false_positives += 1
             fp_detail.append((os.path.basename(item.path), describe(candidates)))
@@ -282,6 +283,11 @@ def main() -> None:
         f"queries: {len(positives)} copies, {len(distractors)} distractors, wrong-work matches on copies={wrong}; "
         f"video_ms_p50={statistics.median(times['video']):.0f} image_ms_p50={statistics.median(times['image']):.1f} "
         f"(queries took {time.perf_counter() - registered:.0f} s)",
+        flush=True,
+    )
+    print(
+        f"copyright-registry: frames_indexed={len(index)} recall={recall:.3f} false_positive_rate={fpr:.3f} "
+        f"query_ms_p50={statistics.median(all_times):.0f} (every copy and distractor, end to end)",
         flush=True,
     )
 
@@ -309,16 +315,21 @@ def main() -> None:
             hashes=rng.integers(0, 256, (n, HASH_BYTES), dtype=np.uint8),
         )
     built = time.perf_counter()
-    # every video query again, against the million hashes (the multi-index hash path)
-    scale_hits = scale_fp = scale_pos = scale_neg = 0
-    for item, query in video_queries:
+    # every query again, against the million hashes (videos: the multi-index hash path; images: exhaustive)
+    scale_hits: dict[str, int] = defaultdict(int)
+    scale_fp: dict[str, int] = defaultdict(int)
+    scale_pos: dict[str, int] = defaultdict(int)
+    scale_neg: dict[str, int] = defaultdict(int)
+    for item, query in queries:
         candidates = matching.match(big, query)
         if item.source is None:
-            scale_neg += 1
-            scale_fp += bool(candidates)
+            scale_neg[item.kind] += 1
+            scale_fp[item.kind] += bool(candidates)
         else:
-            scale_pos += 1
-            scale_hits += bool(candidates) and keys.get(candidates[0].work_id) == item.source
+            scale_pos[item.kind] += 1
+            scale_hits[item.kind] += bool(candidates) and keys.get(candidates[0].work_id) == item.source
+    scale_recall = sum(scale_hits.values()) / max(1, sum(scale_pos.values()))
+    scale_fpr = sum(scale_fp.values()) / max(1, sum(scale_neg.values()))
     long_key = os.path.basename(long_source).rsplit(".", 1)[0]
     end_to_end, search_only = [], []
     found = True
@@ -336,16 +347,21 @@ def main() -> None:
     assert fingerprint is not None
     print(
         f"copyright-scale: indexed={len(big)} (real={real}, index built in {built - scaled:.0f} s) "
-        f"video_recall={scale_hits}/{scale_pos} video_false_positives={scale_fp}/{scale_neg}; "
+        f"video_recall={scale_hits['video']}/{scale_pos['video']} "
+        f"image_recall={scale_hits['image']}/{scale_pos['image']} "
+        f"false_positives={scale_fp['video']}/{scale_neg['video']} videos, "
+        f"{scale_fp['image']}/{scale_neg['image']} images; "
         f"60 s query: query_ms_p50={statistics.median(end_to_end):.0f} "
         f"search_ms_p50={statistics.median(search_only):.0f} frames_searched={len(fingerprint.frames)} "
         f"found={found}",
         flush=True,
     )
     print(f"total {time.perf_counter() - started:.0f} s")
+    # The summary is measured where the issue sets its target: the index at --scale hashes; recall and the
+    # false-positive rate of every copy and distractor against it, and the 60 s video query end to end.
     print(
-        f"copyright: works={len(keys)} frames_indexed={real} recall={recall:.3f} "
-        f"false_positive_rate={fpr:.3f} query_ms_p50={statistics.median(all_times):.0f}"
+        f"copyright: works={len(keys)} frames_indexed={len(big)} recall={scale_recall:.3f} "
+        f"false_positive_rate={scale_fpr:.3f} query_ms_p50={statistics.median(end_to_end):.0f}"
     )
 
 

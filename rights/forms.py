@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.uploads import check_size
 from rights import media
 from rights.models import CaseStatus, WorkCategory
 from rights.selectors import copyright_agencies, normalise_code
@@ -209,6 +210,23 @@ class CompensationForm(forms.Form):
         if not self.is_bound:
             # One key per rendered form: submitting it twice records the payment once.
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+
+class FileCheckForm(forms.Form):
+    """A file someone holds (the certificate PDF or the work itself) to compare with a registration."""
+
+    file = forms.FileField(
+        label=_("File to compare"),
+        help_text=_(
+            "The certificate PDF or the registered file. It is only hashed (SHA-256) for the comparison, "
+            "never stored."
+        ),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        check_size(upload, max(media.max_video_bytes(), media.max_image_bytes()))
+        return upload
 
 
 class LookupForm(forms.Form):

@@ -10,7 +10,8 @@ The public sees certificates by verification code and the chain (``certificate_b
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import IO, Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -153,6 +154,27 @@ def certificate_by_code(raw: Any) -> Work | None:
         .select_related("chain_entry", "holder")
         .first()
     )
+
+
+def file_sha256(handle: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    handle.seek(0)
+    for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
+
+
+def compare_with_registration(work: Work, handle: IO[bytes]) -> tuple[str, str]:
+    """What a file someone holds is to this registration, by SHA-256: ``("work", digest)`` for exactly the
+    registered file, ``("certificate", digest)`` for the certificate PDF issued for it, else ``("none",
+    digest)``. Reads the file, stores nothing."""
+    digest = file_sha256(handle)
+    if digest == work.sha256:
+        return "work", digest
+    if work.certificate_sha256 and digest == work.certificate_sha256:
+        return "certificate", digest
+    return "none", digest
 
 
 def chain_entries() -> QuerySet[ChainEntry]:

@@ -34,7 +34,7 @@ from ledger import services as ledger
 from ledger.errors import LedgerError
 from ledger.models import Purpose
 from ledger.money import exact_fen, to_fen
-from organisations.capabilities import OrgKind, OrgSubkind
+from organisations.capabilities import Capability, OrgKind, OrgSubkind
 from organisations.models import Organisation
 from rights import chain, matching, media, registry_index
 from rights.fingerprints import (
@@ -81,6 +81,15 @@ def can_register(org: Organisation | None) -> bool:
 
 def can_scan(org: Organisation | None) -> bool:
     return can_register(org) or is_copyright_agency(org)
+
+
+def can_oversee(scope: Any) -> bool:
+    """Operators (their communities' members) and authorities (their city) read the registry's figures on the
+    oversight dashboard; they neither register nor check copies."""
+    return bool(
+        (scope.is_operator and scope.has(Capability.COMMUNITY_MANAGE))
+        or (scope.is_authority and scope.has(Capability.OVERSIGHT_VIEW))
+    )
 
 
 def require_registrant(org: Organisation | None) -> Organisation:
@@ -280,7 +289,7 @@ def process_work(*, work_id: int, certificate: bool = True) -> Work:
         )
     work = append_to_chain(work_id=work.pk, frames=frames, info=info)
     if certificate and work.status == WorkStatus.REGISTERED:
-        issue_certificate(work=work)
+        work = issue_certificate(work=work)
     return work
 
 

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # public verification
     path("verify/", views.verify_lookup, name="verify_lookup"),
     path("verify/<str:code>/", views.verify, name="verify"),
+    path("verify/<str:code>/file/", views.verify_file, name="verify_file"),
     path("chain/", views.chain_view, name="chain"),
     # detection
     path("scans/", views.scans, name="scans"),

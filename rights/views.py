@@ -23,12 +23,13 @@ from rights.forms import (
     CaseNoteForm,
     CaseStatusForm,
     CompensationForm,
+    FileCheckForm,
     LookupForm,
     OpenCaseForm,
     ScanForm,
     WorkForm,
 )
-from rights.models import Case, CaseStatus, Match, WorkStatus
+from rights.models import Case, CaseStatus, Match, Work, WorkStatus
 
 
 def _org(request: HttpRequest) -> Organisation:
@@ -55,6 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "can_register": services.can_register(org),
         "can_scan": services.can_scan(org),
         "is_agency": services.is_copyright_agency(org),
+        "can_oversee": services.can_oversee(scope_for(request)),
         "totals": selectors.registry_totals(),
     }
     if context["can_register"]:
@@ -154,22 +156,45 @@ def verify_lookup(request: HttpRequest) -> HttpResponse:
     return redirect("rights:verify", form.cleaned_data["code"])
 
 
+def _verify_context(work: Work | None, code: str, **extra: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "work": work,
+        "code": selectors.normalise_code(code) or code[:32],
+        "entry_check": chain.check_registered(work) if work is not None else None,
+        "form": LookupForm(),
+        "file_form": FileCheckForm(),
+    }
+    context.update(extra)
+    return context
+
+
 @require_GET
 def verify(request: HttpRequest, code: str) -> HttpResponse:
     work = selectors.certificate_by_code(code)
-    entry_check = None
-    if work is not None:
-        entry_check = chain.check_registered(work)
+    return render(
+        request, "rights/verify.html", _verify_context(work, code), status=404 if work is None else 200
+    )
+
+
+@require_POST
+def verify_file(request: HttpRequest, code: str) -> HttpResponse:
+    """Public: compare a file someone was given (the certificate PDF or the work) with the registration."""
+    work = selectors.certificate_by_code(code)
+    if work is None:
+        raise NotFound(_("No registered work has this verification code."))
+    form = FileCheckForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "rights/verify.html", _verify_context(work, code, file_form=form), status=400)
+    upload = form.cleaned_data["file"]
+    result, digest = selectors.compare_with_registration(work, upload)
     return render(
         request,
         "rights/verify.html",
-        {
-            "work": work,
-            "code": selectors.normalise_code(code) or code[:32],
-            "entry_check": entry_check,
-            "form": LookupForm(),
-        },
-        status=404 if work is None else 200,
+        _verify_context(
+            work,
+            code,
+            file_check={"result": result, "sha256": digest, "name": upload.name},
+        ),
     )
 
 

@@ -62,6 +62,8 @@ PAGES: dict[str, tuple[str, Any, Any, str]] = {
     "rights:verify_lookup": ("GET", None, None, "A A A A A A A"),
     "rights:verify": ("GET", lambda o: {"code": _x(o).code}, None, "A A A A A A A"),
     "rights:chain": ("GET", None, None, "A A A A A A A"),
+    # public; without a file the form is refused with 400
+    "rights:verify_file": ("POST", lambda o: {"code": _x(o).code}, None, "A A A A A A A"),
     "rights:scans": ("GET", None, None, "L A F F A F F"),
     "rights:scan_detail": ("GET", lambda o: {"pk": _x(o).scan_id}, None, "L A N N N N N"),
     "rights:evidence": ("GET", lambda o: {"pk": _x(o).match_id}, None, "L A N N N N N"),

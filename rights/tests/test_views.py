@@ -187,3 +187,42 @@ def test_dashboard_panel_and_nav(world: World) -> None:
     assert 'data-testid="rights-panel"' in page and 'data-testid="nav-rights"' in page
     client_page = _client(world.client_user).get(reverse("core:dashboard")).content.decode()
     assert 'data-testid="rights-panel"' not in client_page and 'data-testid="nav-rights"' not in client_page
+
+
+def test_a_file_is_compared_with_the_registration_on_the_public_page(world: World) -> None:
+    work = register(world.opc, world.opc_user, image(), name="poster.png", title="海报", certificate=True)
+    assert work.certificate_sha256
+    with work.certificate_pdf.open("rb") as handle:
+        certificate = handle.read()
+    client = Client()
+    url = reverse("rights:verify_file", args=[work.code])
+    page = client.get(reverse("rights:verify", args=[work.code])).content.decode()
+    assert f'action="{url}"' in page
+
+    def result(data: bytes, name: str) -> str:
+        response = client.post(url, {"file": upload(data, name, "application/octet-stream")})
+        assert response.status_code == 200
+        found = re.search(r'data-testid="file-check" data-result="(\w+)"', response.content.decode())
+        assert found is not None
+        return found.group(1)
+
+    assert result(certificate, "certificate.pdf") == "certificate"
+    assert result(image(), "poster.png") == "work"
+    assert result(certificate[:-10] + b"%%EOF\n" * 2, "edited.pdf") == "none"
+    assert result(image(102), "other.png") == "none"
+    # nothing was stored, no file is a 400 with the form error, an unknown code a 404
+    assert not Scan.objects.exists() and Work.objects.count() == 1
+    assert client.post(url, {}).status_code == 400
+    assert client.post(reverse("rights:verify_file", args=["ABCDEFGHJKLM"]), {}).status_code == 404
+
+
+def test_operators_and_authorities_are_pointed_to_the_oversight_figures(world: World) -> None:
+    for user in (world.operator_user, world.authority_user):
+        page = _client(user).get(reverse("rights:home")).content.decode()
+        assert 'data-testid="rights-oversight"' in page
+        assert reverse("events:figure_rows", args=["copyright_cases"]) in page
+        assert 'data-testid="nav-rights"' in _client(user).get(reverse("core:dashboard")).content.decode()
+    for user in (world.opc_user, world.client_user):
+        assert (
+            'data-testid="rights-oversight"' not in _client(user).get(reverse("rights:home")).content.decode()
+        )

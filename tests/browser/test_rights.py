@@ -1,7 +1,9 @@
 """The copyright registry as people use it (issue 8): an OPC registers a video (a damaged file and a file of
 the wrong type are refused first), downloads and verifies the certificate, submits a mirrored, watermarked
 clip of it found elsewhere, sees the match with its timestamps and opens a case with a copyright agency; the
-agency accepts it and records the compensation received, which is split into both organisations' ledgers."""
+agency accepts it and records the compensation received, which is split into both organisations' ledgers;
+the community's operator sees the case among its oversight figures. A visitor checks the certificate PDF
+itself on the public page; a damaged file in a check of copies is refused."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ledger.models import Account, Purpose
 from organisations.capabilities import OrgKind, OrgSubkind
 from rights import media
 from rights.models import Case, CaseStatus, Work, WorkStatus
-from rights.tests.helpers import mirrored_clip, video
+from rights.tests.helpers import image, mirrored_clip, video
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -93,6 +95,19 @@ def test_register_verify_detect_open_case_and_split_compensation(
     visitor.goto(page.locator("[data-testid=verify-link]").get_attribute("href") or "")
     expect(visitor.locator("[data-testid=certificate-state]")).to_have_attribute("data-state", "valid")
     expect(visitor.locator("[data-testid=content-sha256]")).to_have_text(work.sha256)
+    # the visitor holds the PDF they were sent: the page recognises it as the certificate issued, unaltered
+    certificate = {
+        "name": f"certificate-{work.code}.pdf",
+        "mimeType": "application/pdf",
+        "buffer": pdf.body(),
+    }
+    visitor.set_input_files("[data-testid=file-check-form] input[name=file]", files=[certificate])
+    visitor.click("[data-testid=file-check-form] button[type=submit]")
+    expect(visitor.locator("[data-testid=file-check]")).to_have_attribute("data-result", "certificate")
+    edited = {**certificate, "buffer": pdf.body() + b"% edited\n"}  # still opens, no longer the issued file
+    visitor.set_input_files("[data-testid=file-check-form] input[name=file]", files=[edited])
+    visitor.click("[data-testid=file-check-form] button[type=submit]")
+    expect(visitor.locator("[data-testid=file-check]")).to_have_attribute("data-result", "none")
     visitor.click("[data-testid=chain-link]")
     expect(visitor.locator("[data-testid=chain-state]")).to_have_attribute("data-state", "intact")
     visitor.context.close()
@@ -100,6 +115,12 @@ def test_register_verify_detect_open_case_and_split_compensation(
     # 4. A mirrored, watermarked clip found on a video platform is checked against the registry.
     page.click("[data-testid=nav-rights]")
     page.click("[data-testid=scans-link]")
+    page.set_input_files(
+        "input[name=copies]",
+        files=[{"name": "frame.png", "mimeType": "image/png", "buffer": image()[:500]}],
+    )
+    page.click("[data-testid=scan-form] button[type=submit]")
+    expect(page.locator("[data-testid=error-copies]")).to_contain_text(f"frame.png: {damaged}")
     page.set_input_files(
         "input[name=copies]",
         files=[{"name": "repost.mp4", "mimeType": "video/mp4", "buffer": mirrored_clip()}],
@@ -151,3 +172,14 @@ def test_register_verify_detect_open_case_and_split_compensation(
     assert Account.objects.get(owner=agency, purpose=Purpose.AVAILABLE).balance == Decimal("300.00")
     assert Account.objects.get(owner=world.opc, purpose=Purpose.AVAILABLE).balance == Decimal("700.00")
     agency_page.context.close()
+
+    # 8. The community's operator follows the case on its oversight figures.
+    operator_page = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
+    operator_page.set_default_timeout(SLOW_MS)
+    login(operator_page, world.operator_user.email or "")
+    operator_page.click("[data-testid=nav-rights]")
+    operator_page.click("[data-testid=oversight-cases]")
+    expect(operator_page.locator("[data-testid=figure-value]")).to_have_text("1")
+    expect(operator_page.locator("[data-testid=figure-rows]")).to_contain_text("《星门》第一集")
+    expect(operator_page.locator("[data-testid=figure-rows]")).to_contain_text("1000.00")
+    operator_page.context.close()
