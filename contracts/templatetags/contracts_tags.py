@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -46,3 +48,18 @@ def in_language(texts: dict[str, str] | None) -> str:
     from contracts.models import text_in_language
 
     return text_in_language(texts)
+
+
+@register.simple_tag(takes_context=True)
+def attachment_review_link(context: template.Context, attachment: Any) -> str:
+    """The one-click review URL of a marketplace order attachment when the viewer's organisation is party to
+    the order (client, invited or bidding OPC), else "" (the link is not shown)."""
+    from contracts.links import attachment_review_url
+    from contracts.services import attachment_party_ids
+
+    request = context.get("request")
+    scope = getattr(request, "org_scope", None)
+    org = getattr(scope, "organisation", None)
+    if org is None or org.pk not in attachment_party_ids(attachment):
+        return ""
+    return attachment_review_url(attachment)

@@ -54,7 +54,13 @@ def test_training_is_reproducible_and_the_shipped_model_is_current() -> None:
 def test_training_never_reads_the_evaluation_split() -> None:
     train_ids = {e.id for e in train.load_examples(split="train")}
     eval_ids = {e.id for e in train.load_examples(split="eval")}
-    assert train_ids and eval_ids and not train_ids & eval_ids
+    blind_ids = {e.id for e in train.load_examples(split="blind")}
+    assert train_ids and eval_ids and blind_ids
+    assert not train_ids & eval_ids and not train_ids & blind_ids and not eval_ids & blind_ids
+    train_texts = {e.text for e in train.load_examples(split="train")}
+    held_out = train.load_examples(split="eval") + train.load_examples(split="blind")
+    assert not {e.text for e in held_out} & train_texts
+    assert {e.split for e in train.load_examples()} == {"train", "eval", "blind"}
     everything = train.load_examples()
     assert len(everything) >= 600
     assert {e.lang for e in everything} == {"zh", "en"}

@@ -221,3 +221,47 @@ def test_term_sheet_from_an_event_is_reviewed_through_the_events_hook(world: Wor
         .status_code
         == 404
     )
+
+
+def _render_for(template_name: str, user: object, organisation: object, **context: object) -> str:
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    from organisations.access import Scope
+    from organisations.models import Membership
+
+    request = RequestFactory().get("/")
+    request.user = user  # type: ignore[assignment]
+    membership = Membership.objects.filter(user=user, organisation=organisation).first()
+    request.org_scope = Scope(membership)  # type: ignore[attr-defined]
+    return render_to_string(template_name, {**context, "request": request}, request=request)
+
+
+def test_marketplace_pages_link_to_review_and_fair_templates_for_the_parties_only(world: World) -> None:
+    """The partials the marketplace order and contract pages include: the one-click review of an order
+    attachment and the fair model contracts of an awarded contract, shown to the parties only."""
+    from marketplace.tests.conftest import awarded
+
+    order = open_tender(world)
+    attachment = market.add_attachment(
+        order=order,
+        client=world.client,
+        actor=world.client_user,
+        upload=upload("草案.txt", AGREEMENT.encode()),
+    )
+    partial = "contracts/_attachment_review.html"
+    html = _render_for(partial, world.client_user, world.client, a=attachment)
+    assert f'data-testid="review-attachment-{attachment.pk}"' in html
+    assert attachment_review_url(attachment).replace("&", "&amp;") in html
+    assert "review-attachment" not in _render_for(partial, world.opc_user, world.opc, a=attachment)
+    bid(world, order)
+    assert "review-attachment" in _render_for(partial, world.opc_user, world.opc, a=attachment)
+
+    contract = awarded(world)
+    panel = "contracts/_contract_panel.html"
+    for user, org in ((world.client_user, world.client), (world.opc_user, world.opc)):
+        html = _render_for(panel, user, org, contract=contract)
+        assert reverse("contracts:contract_template", args=[contract.pk]) in html
+    assert "contract-fair-templates" not in _render_for(
+        panel, world.operator_user, world.operator, contract=contract
+    )

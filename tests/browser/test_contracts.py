@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import translation
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 from pypdf import PdfReader
 
 from contracts.models import Review
@@ -34,14 +34,16 @@ def login(page: Page, login_id: str, password: str = PASSWORD) -> None:
 
 def test_opc_uploads_and_reviews_an_investment_agreement(page: Page) -> None:
     world = build_world()
-    login(page, world.opc_user.email)
+    login(page, world.opc_user.email or "")
     page.click("[data-testid=nav-contract-review]")
     expect(page).to_have_url(re.compile(r"/contracts/$"))
 
     # A damaged .docx: a clear error, nothing stored.
     page.set_input_files(
         "[data-testid=review-file]",
-        files=[{"name": "合同.docx", "mimeType": "application/octet-stream", "buffer": b"PK\x03\x04 broken"}],
+        files=[
+            FilePayload(name="合同.docx", mimeType="application/octet-stream", buffer=b"PK\x03\x04 broken")
+        ],
     )
     page.click("[data-testid=review-submit]")
     with translation.override("zh-hans"):
@@ -51,16 +53,31 @@ def test_opc_uploads_and_reviews_an_investment_agreement(page: Page) -> None:
     expect(page.locator("[data-testid=review-error]")).to_contain_text(expected)
     assert not Review.objects.exists()
 
+    # An unsupported format (a photo of the contract): a clear error naming the formats, nothing stored.
+    page.set_input_files(
+        "[data-testid=review-file]",
+        files=[
+            FilePayload(name="合同照片.png", mimeType="image/png", buffer=b"\x89PNG\r\n\x1a\n" + bytes(64))
+        ],
+    )
+    page.click("[data-testid=review-submit]")
+    with translation.override("zh-hans"):
+        from django.utils.translation import gettext
+
+        unsupported = gettext("Only .docx, .pdf and .txt files can be reviewed (or paste the text).")
+    expect(page.locator("[data-testid=review-error]")).to_contain_text(unsupported)
+    assert not Review.objects.exists()
+
     # The agreement as a GB18030 text file (as exported by many Chinese editors).
     page.fill("input[name=title]", "投资合作协议")
     page.set_input_files(
         "[data-testid=review-file]",
         files=[
-            {
-                "name": "投资合作协议.txt",
-                "mimeType": "text/plain",
-                "buffer": AGREEMENT.read_bytes().decode().encode("gb18030"),
-            }
+            FilePayload(
+                name="投资合作协议.txt",
+                mimeType="text/plain",
+                buffer=AGREEMENT.read_bytes().decode().encode("gb18030"),
+            )
         ],
     )
     page.click("[data-testid=review-submit]")
@@ -86,7 +103,7 @@ def test_opc_uploads_and_reviews_an_investment_agreement(page: Page) -> None:
     assert severities == sorted(severities, key=order.__getitem__)
 
     # The PDF report.
-    with page.expect_download() as download_info:
+    with page.expect_download(timeout=60_000) as download_info:  # WeasyPrint with CJK fonts on a busy machine
         page.evaluate(
             "url => { const a = document.createElement('a'); a.href = url; a.download = 'r.pdf'; document.body.appendChild(a); a.click(); }",
             page.get_attribute("[data-testid=review-pdf]", "href"),

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from communities.services import assign_workstation, issue_site_statement
 from core.testing import PASSWORD, build_world
@@ -20,9 +20,9 @@ from servicedesk.services import DEFAULT_FREE_CONSULTATIONS
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def login(page: Page, login_id: str, password: str = PASSWORD) -> None:
+def login(page: Page, login_id: str | None, password: str = PASSWORD) -> None:
     page.goto("/accounts/login/", timeout=60_000)  # the first page of a session warms the server up
-    page.fill("input[name=login]", login_id)
+    page.fill("input[name=login]", login_id or "")
     page.fill("input[name=password]", password)
     page.click("main form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
@@ -107,7 +107,7 @@ def test_member_tracks_a_licence_case_with_its_checklist(
 
     page.set_input_files(
         "[data-testid=upload-business_licence]",
-        files=[{"name": "营业执照.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 licence"}],
+        files=[FilePayload(name="营业执照.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 licence")],
     )
     page.click("[data-testid=upload-submit-business_licence]")
     expect(page.locator("[data-testid=item-business_licence]")).to_have_attribute("data-satisfied", "yes")
