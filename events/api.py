@@ -461,10 +461,12 @@ def _figure_out(f: Any) -> FigureOut:
 
 
 @router.get("/dashboard", response={200: list[FigureOut], **ERRORS}, summary="Oversight figures of your area")
-def dashboard(request: HttpRequest) -> list[FigureOut]:
-    from events.dashboards import figures
+def dashboard(request: HttpRequest, community: str | None = None) -> list[FigureOut]:
+    """``community``: narrow every figure to one community of your area (its id)."""
+    from events.dashboards import figures, overseen_community
 
-    return [_figure_out(f) for f in figures(_dashboard_scope(request))]
+    scope = _dashboard_scope(request)
+    return [_figure_out(f) for f in figures(scope, overseen_community(scope, community))]
 
 
 @router.get(
@@ -472,10 +474,13 @@ def dashboard(request: HttpRequest) -> list[FigureOut]:
     response={200: FigureRowsOut, 404: ErrorOut, **ERRORS},
     summary="The rows one figure is counted from",
 )
-def dashboard_rows(request: HttpRequest, key: str = Path(..., max_length=40)) -> FigureRowsOut:
-    from events.dashboards import figure
+def dashboard_rows(
+    request: HttpRequest, key: str = Path(..., max_length=40), community: str | None = None
+) -> FigureRowsOut:
+    from events.dashboards import figure, overseen_community
 
-    fig = figure(_dashboard_scope(request), key)
+    scope = _dashboard_scope(request)
+    fig = figure(scope, key, overseen_community(scope, community))
     if fig is None:
         raise NotFound()
     rows = [[_json_cell(v) for v in row] for row in fig.rows()]

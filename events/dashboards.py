@@ -81,11 +81,15 @@ def _money(value: Any) -> Decimal:
 class Area:
     """The rows an oversight dashboard may count, for one caller."""
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, community: Any = None) -> None:
+        """``community``: one of the overseen communities (a model instance from ``overseen_community``) to
+        narrow every figure to, or None for the whole area."""
         from organisations.models import Organisation
 
         self.scope = scope
-        self.communities = scope.overseen_communities()
+        self.community = community
+        overseen = scope.overseen_communities()
+        self.communities = overseen.filter(pk=community.pk) if community is not None else overseen
         self.members = Organisation.objects.filter(home_community__in=self.communities)
 
     # -- communities ---------------------------------------------------------------------------------------
@@ -404,6 +408,8 @@ def _event_figures(area: Area) -> list[Figure]:
     scope = area.scope
     if scope.is_operator and scope.organisation is not None:
         event_q = Q(event__organiser=scope.organisation)
+        if area.community is not None:
+            event_q &= Q(event__community=area.community)
     else:
         event_q = Q(event__community__in=area.communities)
     regs = list(
@@ -492,8 +498,8 @@ def _optional_model(app: str, model: str) -> Any | None:
 
 def _subsidy_figures(area: Area) -> list[Figure]:
     batch_model = _optional_model("subsidies", "ClaimBatch")
-    if batch_model is None:
-        return []
+    if batch_model is None or area.community is not None:
+        return []  # claim batches are per operator, not per community: no share of one is made up
     scope = area.scope
     if scope.is_operator and scope.organisation is not None:
         operators_q = Q(operator=scope.organisation)
@@ -688,8 +694,23 @@ BUILDERS: list[Callable[[Area], list[Figure]]] = [
 OPTIONAL = {_subsidy_figures, _gateway_figures, _copyright_figures}
 
 
-def figures(scope: Scope) -> list[Figure]:
-    area = Area(scope)
+def overseen_community(scope: Scope, raw: str | None) -> Any | None:
+    """The community a dashboard is narrowed to (``?community=<id>``): None for the whole area; an id
+    outside the caller's area (or not an id) is "not found"."""
+    if not raw:
+        return None
+    from core.errors import NotFound
+    from core.http import parse_id
+
+    pk = parse_id(raw)
+    community = scope.overseen_communities().filter(pk=pk).first() if pk is not None else None
+    if community is None:
+        raise NotFound()
+    return community
+
+
+def figures(scope: Scope, community: Any = None) -> list[Figure]:
+    area = Area(scope, community)
     out: list[Figure] = []
     for build in BUILDERS:
         if build in OPTIONAL:
@@ -704,8 +725,8 @@ def figures(scope: Scope) -> list[Figure]:
     return out
 
 
-def figure(scope: Scope, key: str) -> Figure | None:
-    return next((f for f in figures(scope) if f.key == key), None)
+def figure(scope: Scope, key: str, community: Any = None) -> Figure | None:
+    return next((f for f in figures(scope, community) if f.key == key), None)
 
 
 def by_section(items: Sequence[Figure]) -> list[tuple[str, list[Figure]]]:

@@ -23,7 +23,9 @@ from events.models import (
     Competition,
     CompetitionStatus,
     Event,
+    EventOrder,
     EventStatus,
+    InvestmentIntent,
     Meeting,
     MeetingRun,
     Registration,
@@ -164,11 +166,15 @@ def published_run(event: Event) -> MeetingRun | None:
 
 
 def meetings_of(run: MeetingRun | None, registration: Registration) -> QuerySet[Meeting]:
-    if run is None:
+    """A participant's meetings in the published run; none once they cancelled, and none with someone who
+    cancelled since the run was computed (that table stays free)."""
+    if run is None or registration.status == RegistrationStatus.CANCELLED:
         return Meeting.objects.none()
     return (
         Meeting.objects.filter(run=run)
         .filter(Q(host=registration) | Q(attendee=registration))
+        .exclude(host__status=RegistrationStatus.CANCELLED)
+        .exclude(attendee__status=RegistrationStatus.CANCELLED)
         .select_related("host", "attendee")
         .order_by("slot")
     )
@@ -228,3 +234,21 @@ def visible_competition(scope: Scope, pk: Any) -> Competition:
 
 def badges_for(organisation_id: int) -> QuerySet[Badge]:
     return Badge.objects.filter(organisation_id=organisation_id).select_related("competition", "award")
+
+
+def intents_for_opc(organisation_id: int) -> QuerySet[InvestmentIntent]:
+    """Investment intents recorded at events for this OPC (its own follow-ups)."""
+    return (
+        InvestmentIntent.objects.filter(opc_id=organisation_id)
+        .select_related("event", "investor")
+        .order_by("-recorded_at", "-id")
+    )
+
+
+def event_orders_for_client(organisation_id: int) -> QuerySet[EventOrder]:
+    """Orders that came out of events with this organisation as the client (drafts wait for it to publish)."""
+    return (
+        EventOrder.objects.filter(order__client_id=organisation_id)
+        .select_related("event", "order", "order__category")
+        .order_by("-recorded_at", "-id")
+    )

@@ -938,6 +938,31 @@ def slot_times(event: Event, slot: int) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(minutes=event.slot_minutes)
 
 
+def meeting_settings(event: Event) -> dict[str, Any]:
+    """The event's 1:1 settings as a run records them (a run computed under other settings is outdated)."""
+    return {
+        "slots": event.meeting_slots,
+        "tables": event.tables,
+        "slot_minutes": event.slot_minutes,
+        "meetings_per_attendee": event.meetings_per_attendee,
+        "meetings_start": event.meetings_start.isoformat() if event.meetings_start else None,
+    }
+
+
+def run_staleness(run: MeetingRun) -> dict[str, Any]:
+    """Why a computed schedule may no longer fit: people in it who cancelled since, and changed settings."""
+    cancelled = (
+        Registration.objects.filter(event_id=run.event_id, status=R.CANCELLED)
+        .filter(Q(hosted_meetings__run=run) | Q(attended_meetings__run=run))
+        .distinct()
+        .count()
+    )
+    return {
+        "cancelled": cancelled,
+        "settings_changed": run.settings_snapshot != meeting_settings(run.event),
+    }
+
+
 @transaction.atomic
 def run_scheduler(
     *, event: Event, actor: User | None, time_limit: float = SCHEDULER_TIME_LIMIT
@@ -961,13 +986,7 @@ def run_scheduler(
         seconds=round(result.seconds, 3),
         hosts=len(data.hosts),
         attendees=len(data.attendees),
-        settings_snapshot={
-            "slots": ev.meeting_slots,
-            "tables": ev.tables,
-            "slot_minutes": ev.slot_minutes,
-            "meetings_per_attendee": ev.meetings_per_attendee,
-            "meetings_start": ev.meetings_start.isoformat() if ev.meetings_start else None,
-        },
+        settings_snapshot=meeting_settings(ev),
         created_by=actor,
     )
     rows = []

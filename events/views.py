@@ -354,6 +354,8 @@ def mine(request: HttpRequest) -> HttpResponse:
             "submissions": Submission.objects.filter(organisation=org).select_related("competition"),
             "badges": selectors.badges_for(org.pk),
             "judging": Competition.objects.filter(judges__user=acting_user(request)).distinct(),
+            "intents": selectors.intents_for_opc(org.pk),
+            "event_orders": selectors.event_orders_for_client(org.pk),
             "org": org,
         },
     )
@@ -460,14 +462,47 @@ def manage_list(request: HttpRequest) -> HttpResponse:
     return render(request, "events/manage_list.html", {"events": events, "form": form}, status=status)
 
 
+ATTENDEE_FILTERS = ("confirmed", "waitlisted", "cancelled", "checked_in", "not_checked_in")
+
+
+def _attendee_matches(reg: Registration, status: str, query: str) -> bool:
+    if status == "checked_in" and reg.checked_in_at is None:
+        return False
+    if status == "not_checked_in" and (
+        reg.checked_in_at is not None or reg.status != RegistrationStatus.CONFIRMED
+    ):
+        return False
+    if status in ("confirmed", "waitlisted", "cancelled") and reg.status != status:
+        return False
+    if query:
+        haystack = " ".join([reg.name, reg.organisation_name, reg.contact, reg.code]).casefold()
+        return query.casefold() in haystack
+    return True
+
+
 def _manage_context(request: HttpRequest, event: Event, **extra: Any) -> dict[str, Any]:
     registrations = list(selectors.event_registrations(event))
+    waiting = 0
     for reg in registrations:
         reg.ticket = tickets.sign(reg.code)  # type: ignore[attr-defined]
+        if reg.role == RegistrationRole.ATTENDEE and reg.status == RegistrationStatus.WAITLISTED:
+            waiting += 1  # same order as services.waitlist_position: sign-up time, then id
+            reg.waitlist_position = waiting  # type: ignore[attr-defined]
+    attendees = [r for r in registrations if r.role == RegistrationRole.ATTENDEE]
+    status = request.GET.get("status", "")
+    status = status if status in ATTENDEE_FILTERS else ""
+    query = request.GET.get("q", "").strip()[:100]
     context: dict[str, Any] = {
         "event": event,
         "counts": services.registration_counts(event),
-        "attendees": [r for r in registrations if r.role == RegistrationRole.ATTENDEE],
+        "attendees": [r for r in attendees if _attendee_matches(r, status, query)],
+        "attendee_total": len(attendees),
+        "attendee_filter": {"status": status, "q": query},
+        "attendee_filters": [
+            *((s.value, s.label) for s in RegistrationStatus),
+            ("checked_in", _("Checked in")),
+            ("not_checked_in", _("Confirmed, not checked in yet")),
+        ],
         "hosts": [r for r in registrations if r.is_host],
         "transitions": sorted(services.EVENT_TRANSITIONS.get(event.status, set())),
         "partner_form": PartnerForm(),
@@ -756,6 +791,7 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
             "grid": grid,
             "slots": slots,
             "ratio": (chosen.total_interest / chosen.bound) if chosen and chosen.bound else None,
+            "staleness": services.run_staleness(chosen) if chosen else None,
         },
         status=status,
     )
@@ -1274,10 +1310,22 @@ def _dashboard_scope(request: HttpRequest) -> Scope:
     return scope
 
 
-def _area_label(scope: Scope) -> str:
+def _area_label(scope: Scope, community: Any = None) -> str:
     if scope.is_authority:
-        return (scope.organisation.city if scope.organisation else "") or _("all cities")
-    return scope.organisation.name if scope.organisation else ""
+        area = (scope.organisation.city if scope.organisation else "") or _("all cities")
+    else:
+        area = scope.organisation.name if scope.organisation else ""
+    return f"{area} · {community.name}" if community is not None else area
+
+
+def _dashboard_filter(request: HttpRequest, scope: Scope) -> tuple[Any, str]:
+    """The community the dashboard is narrowed to (``?community=``) and the query string that keeps it."""
+    from urllib.parse import urlencode
+
+    from events.dashboards import overseen_community
+
+    community = overseen_community(scope, request.GET.get("community"))
+    return community, ("?" + urlencode({"community": community.pk}) if community is not None else "")
 
 
 @capability_required()
@@ -1287,13 +1335,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from events.dashboards import by_section, figures
 
     scope = _dashboard_scope(request)
-    items = figures(scope)
+    community, keep = _dashboard_filter(request, scope)
+    items = figures(scope, community)
     for i, f in enumerate(items):
         f.extra["svg"] = bar_chart(f.chart, color=i) if f.chart is not None and f.chart.labels else None
     return render(
         request,
         "events/dashboard.html",
-        {"sections": by_section(items), "area": _area_label(scope), "generated": timezone.now()},
+        {
+            "sections": by_section(items),
+            "area": _area_label(scope, community),
+            "generated": timezone.now(),
+            "communities": scope.overseen_communities().order_by("name"),
+            "community": community,
+            "keep": keep,
+        },
     )
 
 
@@ -1302,11 +1358,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def figure_rows(request: HttpRequest, key: str) -> HttpResponse:
     from events.dashboards import figure
 
-    fig = figure(_dashboard_scope(request), key)
+    scope = _dashboard_scope(request)
+    community, keep = _dashboard_filter(request, scope)
+    fig = figure(scope, key, community)
     if fig is None:
         raise NotFound()
     page = Paginator(list(fig.rows()), 50).get_page(request.GET.get("page"))
-    return render(request, "events/figure_rows.html", {"figure": fig, "page": page})
+    return render(
+        request,
+        "events/figure_rows.html",
+        {"figure": fig, "page": page, "keep": keep, "area": _area_label(scope, community)},
+    )
 
 
 @capability_required()
@@ -1316,10 +1378,13 @@ def figure_xlsx(request: HttpRequest, key: str) -> HttpResponse:
     from events.exports import figures_workbook, xlsx_response
 
     scope = _dashboard_scope(request)
-    fig = figure(scope, key)
+    community, _keep = _dashboard_filter(request, scope)
+    fig = figure(scope, key, community)
     if fig is None:
         raise NotFound()
-    return xlsx_response(figures_workbook([fig], title=f"{fig.label} · {_area_label(scope)}"), f"{key}.xlsx")
+    return xlsx_response(
+        figures_workbook([fig], title=f"{fig.label} · {_area_label(scope, community)}"), f"{key}.xlsx"
+    )
 
 
 @capability_required()
@@ -1329,5 +1394,6 @@ def dashboard_xlsx(request: HttpRequest) -> HttpResponse:
     from events.exports import figures_workbook, xlsx_response
 
     scope = _dashboard_scope(request)
-    title = _("Oversight dashboard · %(area)s") % {"area": _area_label(scope)}
-    return xlsx_response(figures_workbook(figures(scope), title=title), "dashboard.xlsx")
+    community, _keep = _dashboard_filter(request, scope)
+    title = _("Oversight dashboard · %(area)s") % {"area": _area_label(scope, community)}
+    return xlsx_response(figures_workbook(figures(scope, community), title=title), "dashboard.xlsx")

@@ -137,3 +137,9 @@ def test_competitions_and_dashboard(client: Client, world: World) -> None:
     rows = client.get("/api/events/dashboard/workstations/rows", **headers).json()
     assert len(rows["rows"]) == int(rows["figure"]["value"]) == 3
     assert client.get("/api/events/dashboard", **bearer(world.opc_user, world.opc)).status_code == 403
+    narrowed = client.get(f"/api/events/dashboard?community={world.community.pk}", **headers).json()
+    assert {f["key"]: f["value"] for f in narrowed}["workstations"] == "3"
+    assert client.get("/api/events/dashboard?community=abc", **headers).status_code == 404
+    assert (
+        client.get("/api/events/dashboard/workstations/rows?community=999999", **headers).status_code == 404
+    )

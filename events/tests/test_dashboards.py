@@ -14,7 +14,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from communities.services import assign_workstation
-from core.testing import World
+from core.testing import World, make_community
 from events import dashboards
 from events.tests.helpers import guest, make_event
 from marketplace import services as market
@@ -138,6 +138,48 @@ def test_dashboard_pages_drill_down_and_xlsx(landed: World) -> None:
     opc.force_login(w.opc_user)
     assert opc.get(reverse("events:dashboard")).status_code == 403
     assert Client().get(reverse("events:dashboard")).status_code == 302
+
+
+def test_dashboard_narrowed_to_one_community(landed: World) -> None:
+    w = landed
+    second, _stations = make_community(w.operator, "望春AiOPC社区", workstations=5)
+    scope = scope_of(w.operator_user, w.operator)
+    assert values(scope)["workstations"] == 8
+    first = {f.key: f for f in dashboards.figures(scope, w.community)}
+    assert first["workstations"].value == 3 and first["residents"].value == 1
+    assert first["event_signups"].value == 2 and first["projects"].value == 1
+    other = {f.key: f for f in dashboards.figures(scope, second)}
+    assert other["workstations"].value == 5 and other["residents"].value == 0
+    assert other["event_signups"].value == 0
+    # Claim batches belong to the operator, not to a community: never split, so not shown narrowed.
+    assert not any(f.section == "subsidies" for f in [*first.values(), *other.values()])
+
+    client = Client()
+    client.force_login(w.operator_user)
+    page = client.get(reverse("events:dashboard"), {"community": second.pk})
+    assert page.status_code == 200 and 'data-testid="dashboard-community"' in page.text
+    assert f"?community={second.pk}" in page.text  # drill-downs and exports keep the filter
+    rows = client.get(reverse("events:figure_rows", args=["workstations"]), {"community": second.pk})
+    assert rows.status_code == 200 and rows.text.count("<tr>") == 1 + 5
+    book = load_workbook(
+        io.BytesIO(client.get(reverse("events:dashboard_xlsx"), {"community": w.community.pk}).content)
+    )
+    summary = book[book.sheetnames[0]]
+    table = {row[1]: row[2] for row in summary.iter_rows(min_row=5, values_only=True) if row[1]}
+    assert len(book.sheetnames) == 1 + len(first)
+    assert table[first["workstations"].label] == 3 and table[first["residents"].label] == 1
+    # Another operator's community, or not an id: not found, nothing shown.
+    foreign = w.other_operator.operated_communities.first()
+    assert client.get(reverse("events:dashboard"), {"community": foreign.pk}).status_code == 404
+    assert client.get(reverse("events:dashboard"), {"community": "abc"}).status_code == 404
+    assert (
+        client.get(reverse("events:figure_xlsx", args=["workstations"]), {"community": "9" * 30}).status_code
+        == 404
+    )
+    # The authority of the city may narrow to any community in it.
+    authority = Client()
+    authority.force_login(w.authority_user)
+    assert authority.get(reverse("events:dashboard"), {"community": second.pk}).status_code == 200
 
 
 def test_spreadsheet_cells_defuse_formulas() -> None:

@@ -54,6 +54,35 @@ def test_visitor_signs_up_and_lands_on_the_ticket_then_the_waitlist(client: Clie
     assert bad.status_code == 400 and Registration.objects.count() == 2
 
 
+def test_organiser_filters_the_sign_ups_and_sees_waitlist_positions(client: Client, world: World) -> None:
+    event = make_event(world, capacity=2)
+    first, second, third, fourth = (guest(event, n) for n in range(1, 5))
+    services.check_in(event=event, code_text=tickets.sign(first.code), actor=world.operator_user)
+    login(client, world.operator_user)
+    url = reverse("events:manage_detail", args=[event.pk])
+
+    def shown(**params: str) -> set[str]:
+        page = client.get(url, params)
+        assert page.status_code == 200
+        return {r.name for r in (first, second, third, fourth) if f'data-testid="reg-{r.pk}"' in page.text}
+
+    everyone = client.get(url)
+    # The waitlist shows each person's place in line.
+    assert f'data-testid="waitlist-position-{third.pk}"' in everyone.text
+    assert f'data-testid="waitlist-position-{fourth.pk}"' in everyone.text
+    assert f'data-testid="waitlist-position-{second.pk}"' not in everyone.text
+    assert shown() == {"来宾1", "来宾2", "来宾3", "来宾4"}
+    assert shown(status="waitlisted") == {"来宾3", "来宾4"}
+    assert shown(status="checked_in") == {"来宾1"}
+    assert shown(status="not_checked_in") == {"来宾2"}
+    assert shown(q=fourth.contact[-6:]) == {"来宾4"}
+    assert shown(q="来宾", status="confirmed") == {"来宾1", "来宾2"}
+    # An unknown filter value shows everyone; a search that matches nobody says so.
+    assert shown(status="<script>") == {"来宾1", "来宾2", "来宾3", "来宾4"}
+    nobody = client.get(url, {"q": "不存在的人"})
+    assert nobody.status_code == 200 and 'data-testid="attendee-filter-count"' in nobody.text
+
+
 def test_ticket_qr_ics_and_cancel(client: Client, world: World) -> None:
     event = make_event(world, capacity=1)
     reg, waiting = guest(event, 1), guest(event, 2)
@@ -220,6 +249,48 @@ def test_schedule_page_runs_publishes_and_the_ticket_shows_the_meetings(client: 
     assert ics.count("BEGIN:VEVENT") == 1 and "DTSTART:" in ics
 
 
+def test_a_schedule_with_cancelled_people_or_changed_settings_is_flagged(
+    client: Client, world: World
+) -> None:
+    event = make_event(world, capacity=5)
+    host = investor(event, world, skills=("aigc-video",))
+    user, org = opc("星门", world, skills=("aigc-video",))
+    reg = services.register(event=event, name="刘", actor=user, organisation=org)
+    other = services.register(
+        event=event,
+        name="陈",
+        actor=None,
+        contact="13900001111",
+        interests=[Skill.objects.get(code="aigc-video")],
+    )
+    login(client, world.operator_user)
+    client.post(reverse("events:schedule", args=[event.pk]))
+    run = event.meeting_runs.get()
+    client.post(reverse("events:schedule_publish", args=[run.pk]))
+    assert run.meetings.count() == 2
+    url = reverse("events:schedule", args=[event.pk])
+    assert 'data-testid="run-outdated"' not in client.get(url).text
+    host_ticket = reverse("events:ticket", args=[tickets.sign(host.code)])
+    assert "刘" in Client().get(host_ticket).text
+
+    services.cancel_registration(registration=reg, actor=user)
+    page = client.get(url)
+    assert 'data-testid="run-outdated"' in page.text and 'data-testid="meeting-cancelled"' in page.text
+    assert services.run_staleness(run) == {"cancelled": 1, "settings_changed": False}
+    # Neither side is shown the meeting any more; the others keep theirs.
+    host_page = Client().get(host_ticket).text
+    assert "刘" not in host_page and "陈" in host_page
+    mine = Client().get(reverse("events:ticket", args=[tickets.sign(reg.code)])).text
+    assert 'data-testid="personal-schedule"' not in mine or "甬江创投" not in mine
+    ics = Client().get(reverse("events:ticket_ics", args=[tickets.sign(host.code)])).content.decode()
+    assert ics.count("BEGIN:VEVENT") == 1
+    assert other.status == RegistrationStatus.CONFIRMED
+
+    event.tables = 1
+    event.save(update_fields=["tables"])
+    assert services.run_staleness(run) == {"cancelled": 1, "settings_changed": True}
+
+
 def test_outcomes_page_drafts_links_and_records_intents(client: Client, world: World) -> None:
     event = make_event(world)
     client_user, client_org_ = client_org()
@@ -339,6 +410,45 @@ def test_mine_lists_registrations(client: Client, world: World) -> None:
     login(client, world.opc_user)
     page = client.get(reverse("events:mine"))
     assert page.status_code == 200 and event.title in page.text
+
+
+def test_mine_shows_follow_ups_to_the_opc_and_the_client(client: Client, world: World) -> None:
+    event = make_event(world)
+    client_user, client_org_ = client_org()
+    services.register(event=event, name="王", actor=client_user, organisation=client_org_)
+    services.register(event=event, name="刘", actor=world.opc_user, organisation=world.opc)
+    host = investor(event, world)
+    services.record_intent(
+        event=event,
+        opc=world.opc,
+        actor=world.operator_user,
+        amount="500000",
+        investor=host,
+        terms="天使轮意向",
+        term_sheet=SimpleUploadedFile("意向书.pdf", PDF, content_type="application/pdf"),
+    )
+    services.draft_order_for_client(
+        event=event,
+        client=client_org_,
+        actor=world.operator_user,
+        title="文旅短视频",
+        category=Skill.objects.get(code="aigc-video"),
+        budget_min="1000",
+        budget_max="5000",
+        deadline=timezone.localdate() + dt.timedelta(days=20),
+    )
+    intent = InvestmentIntent.objects.get()
+    opc_page = login(client, world.opc_user).get(reverse("events:mine"))
+    assert opc_page.status_code == 200 and 'data-testid="my-intents"' in opc_page.text
+    assert "天使轮意向" in opc_page.text and 'data-testid="my-event-orders"' not in opc_page.text
+    term_sheet = reverse("events:intent_term_sheet", args=[intent.pk])
+    assert term_sheet in opc_page.text and client.get(term_sheet).status_code == 200
+    client_page = login(Client(), client_user).get(reverse("events:mine"))
+    assert client_page.status_code == 200 and 'data-testid="my-event-orders"' in client_page.text
+    assert "文旅短视频" in client_page.text and 'data-testid="my-intents"' not in client_page.text
+    # Someone else's follow-ups stay theirs.
+    other = login(Client(), world.client_user).get(reverse("events:mine"))
+    assert "文旅短视频" not in other.text and "天使轮意向" not in other.text
 
 
 # -- competitions ---------------------------------------------------------------------------------------------------------
