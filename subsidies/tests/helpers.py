@@ -65,7 +65,7 @@ def approved(world: World, org: Organisation | None = None, **kwargs: Any) -> Ex
     user = world.opc_user if org == world.opc else org.memberships.first().user  # type: ignore[union-attr]
     e = expense(org, user, **kwargs)
     operator = org.home_community.operator  # type: ignore[union-attr]
-    reviewer = operator.memberships.first().user
+    reviewer = operator.memberships.first().user  # type: ignore[union-attr]
     return services.approve_expense(expense=e, operator=operator, actor=reviewer)
 
 

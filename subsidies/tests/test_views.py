@@ -97,7 +97,10 @@ def test_why_page_explains_the_amount_clause_by_clause(world: World) -> None:
     # the operator sees the same for its member; another operator does not
     op = _client(world.operator_user)
     url = reverse("subsidies:member_policy", args=[world.opc.pk, HAISHU]) + "?period=2026-Q1"
-    assert "¥1,500.00" in op.get(url).content.decode()
+    body = op.get(url).content.decode()
+    assert "¥1,500.00" in body and 'data-testid="trace"' in body
+    assert "入驻海曙区 AiOPC 社区" in body and "海曙区" in body  # the same clauses and facts …
+    assert "2025-12-20" in body and "67个工位" in body  # … and parameters with date and source
     assert _client(world.other_operator_user).get(url).status_code == 404
 
 

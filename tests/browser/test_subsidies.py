@@ -23,9 +23,20 @@ from subsidies.tests.helpers import SELLER
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 POLICY = "haishu-compute-subsidy"
+# Submitting builds the package (a PDF with embedded Chinese fonts): allow more than the default 10 s on a
+# machine busy with other test runs.
+TIMEOUT_MS = 30_000
 
 
-def login(page: Page, login_id: str) -> None:
+@pytest.fixture(autouse=True)
+def _patient_expect() -> Any:
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
+
+
+def login(page: Page, login_id: str | None) -> None:
+    assert login_id
     page.goto("/accounts/login/")
     page.fill("input[name=login]", login_id)
     page.fill("input[name=password]", PASSWORD)
@@ -42,6 +53,8 @@ def test_expense_approved_batch_distributed_member_sees_share_as_quota(
     page: Page, browser: Browser, live_server: Any
 ) -> None:
     world = build_world()
+    page.context.set_default_timeout(TIMEOUT_MS)
+    page.context.set_default_navigation_timeout(TIMEOUT_MS)
 
     # 1. The member records a compute invoice with its file.
     login(page, world.opc_user.email)
@@ -67,18 +80,27 @@ def test_expense_approved_batch_distributed_member_sees_share_as_quota(
 
     # 2. It consents to the operator's claim and takes its share as token quota.
     page.goto(f"/subsidies/my/policies/{POLICY}/?period=2026-Q1")
+    expect(page.locator("[data-testid=why-amount]")).to_have_text("¥0.00")  # nothing approved yet
     page.locator("[data-testid=consent-form] input[name=payout][value=quota]").check()
     page.click("[data-testid=consent-give]")
     expect(page.locator("[data-testid=consent]")).to_contain_text(zh("Token quota"))
 
     # 3. The operator approves the expense.
-    operator = browser.new_context(locale="zh-CN", base_url=live_server.url).new_page()
+    operator_context = browser.new_context(locale="zh-CN", base_url=live_server.url)
+    operator_context.set_default_timeout(TIMEOUT_MS)
+    operator_context.set_default_navigation_timeout(TIMEOUT_MS)
+    operator = operator_context.new_page()
     login(operator, world.operator_user.email)
     operator.goto("/subsidies/operator/review/")
     operator.click(f"[data-testid=approve-{expense.pk}]")
     expect(operator.locator(f"[data-testid=approve-{expense.pk}]")).to_have_count(0)
     expense.refresh_from_db()
     assert expense.status == ExpenseStatus.APPROVED
+    page.goto("/subsidies/expenses/")  # the member sees the approval …
+    expect(page.locator(f"[data-testid=expense-{expense.pk}]")).to_contain_text(zh("Approved"))
+    page.goto(f"/subsidies/my/policies/{POLICY}/?period=2026-Q1")  # … and why it now counts for ¥1,500
+    expect(page.locator("[data-testid=why-amount]")).to_have_text("¥1,500.00")
+    expect(page.locator("[data-testid=trace]")).to_contain_text("67个工位")
 
     # 4. The operator opens a batch for the quarter: the member is in it with 50% of 3000.
     operator.click("[data-testid=nav-subsidies]")
@@ -88,7 +110,11 @@ def test_expense_approved_batch_distributed_member_sees_share_as_quota(
     batch_form.locator("input[name=period]").fill("2026-Q1")
     batch_form.locator("button[type=submit]").click()
     expect(operator).to_have_url(re.compile(r"/subsidies/operator/batches/\d+/$"))
-    expect(operator.locator(f"[data-testid=line-{world.opc.pk}]")).to_contain_text("¥1,500.00")
+    line_row = operator.locator(f"[data-testid=line-{world.opc.pk}]")
+    expect(line_row).to_contain_text("¥1,500.00")
+    line_row.locator("details summary").click()  # the operator sees the same trace
+    expect(line_row.locator("[data-testid=trace]")).to_contain_text("入驻海曙区 AiOPC 社区")
+    expect(line_row.locator("[data-testid=trace]")).to_contain_text("2025-12-20")
 
     # 5. Submit: the package PDF is in Chinese and carries the reference code.
     operator.click("[data-testid=batch-submit]")
