@@ -5,8 +5,9 @@ locale, messages, the organisation scope…), and running them costs more than t
 handlers are the same ``gateway.proxy`` functions Django's views call, so tests of one cover the other.
 
 It also owns the process lifecycle (ASGI lifespan):
-- startup: ORM calls move to a small pool of threads with persistent connections (``gateway.db``); a
-  background loop posts settled usage to the ledger every few seconds and releases holds abandoned by a
+- startup: on PostgreSQL the money statements of a request run on the event loop (``gateway.sqlpath``);
+  other ORM calls move to a small pool of threads with persistent connections (``gateway.db``); a
+  background loop posts settled usage to the ledger every 30 seconds and releases holds abandoned by a
   process that died (``services.post_all_usage`` / ``release_abandoned``);
 - shutdown (after the server stopped taking requests and let the open ones finish): waits for settlements
   still running, posts usage a last time, closes the connections. A restart therefore loses no settled usage.
@@ -18,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.utils import translation
 from django.utils.translation import trans_real
 
-from gateway import db, proxy, services
+from gateway import db, proxy, services, sqlpath
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,10 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
-POST_EVERY = 5.0
+# Posting usage to the ledger locks each member's meter row until its (synchronously committed) ledger
+# transaction is on disk, and requests of that member wait for it: post every 30 s, not every few seconds.
+# The meter is exact meanwhile (balances shown to members include it), and shutdown posts everything.
+POST_EVERY = float(os.environ.get("GATEWAY_POST_EVERY", "30"))
 SWEEP_EVERY = 300.0
 
 ROUTES: dict[str, Callable[[proxy.Incoming], Awaitable[proxy.Outgoing]]] = {
@@ -98,7 +103,12 @@ class GatewayASGI:
 
             self._profiler = cProfile.Profile()
             self._profiler.enable()
+        # The event loop shares the GIL with the database threads (key and price loads, the background
+        # posting): when one of them computes, a loop that released the GIL for a system call waits up to
+        # the switch interval (5 ms by default) to get it back. 1 ms bounds that wait.
+        sys.setswitchinterval(float(os.environ.get("GATEWAY_SWITCH_INTERVAL", "0.001")))
         db.use_pool()
+        sqlpath.start()
         if self.background:
             self._tasks.append(asyncio.create_task(self._every(POST_EVERY, services.post_all_usage)))
             self._tasks.append(asyncio.create_task(self._every(SWEEP_EVERY, services.release_abandoned)))
@@ -114,6 +124,7 @@ class GatewayASGI:
         try:
             await db.call(services.post_all_usage)
         finally:
+            await sqlpath.stop()
             await asyncio.get_running_loop().run_in_executor(None, db.shutdown_pool)
         from gateway import upstream
 

@@ -11,6 +11,10 @@ reservation), plan (model allowed, price in force, channels — cached), rate li
 forward on the pooled httpx client with failover, **settle** (one UPDATE of the record + one of the meter,
 one transaction) — for a stream, before the final ``[DONE]`` reaches the client, so a response the client saw
 complete is always settled. Bodies are never stored: only counts, money and outcomes.
+
+Served by the ASGI app on PostgreSQL, reserving and settling are one SQL statement each on the event loop
+(``gateway.sqlpath``); whatever that statement does not cover (a top-up, an exhausted quota, a cost above
+the hold, a repeated settlement) goes to ``gateway.services``, the reference implementation.
 """
 
 from __future__ import annotations
@@ -32,23 +36,24 @@ import httpx
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gateway import db, hotcache, ratelimit, services, tokens
+from gateway import db, hotcache, ratelimit, services, sqlpath, tokens
 from gateway.errors import (
     GatewayError,
     InvalidApiKey,
     InvalidRequest,
     ModelNotAllowed,
     ModelNotFound,
+    QuotaExhausted,
     UpstreamUnavailable,
     error_payload,
 )
-from gateway.models import ModelPrice, Outcome, UsageRecord, UsageSource, VirtualKey
+from gateway.models import ModelPrice, Outcome, UsageRecord, UsageSource, UsageStatus, VirtualKey
 from gateway.upstream import Opened, Route, candidate_routes, open_upstream
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RESERVE_SAFETY = Decimal("1.25")  # local prompt counts are estimates; hold a little more
 TOUCH_EVERY = 60.0
-DRAIN_AFTER_DONE = os.environ.get("GATEWAY_DRAIN_UPSTREAM", "0") == "1"
+DRAIN_AFTER_DONE = os.environ.get("GATEWAY_DRAIN_UPSTREAM", "1") == "1"  # keep upstream connections alive
 _SETTLING: set[asyncio.Future[None]] = set()
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _NULL_USAGE_BEFORE = re.compile(rb'\s*,\s*"usage"\s*:\s*null(?=\s*[,}])')
@@ -222,23 +227,42 @@ class Call:
     """One metered request between reservation and settlement."""
 
     request_id: str
-    record: UsageRecord
+    record: UsageRecord | sqlpath.Held
     plan: Plan
     prompt_estimate: int
     admission: ratelimit.Admission | None
 
+    @property
+    def model_record(self) -> UsageRecord | None:
+        """The record as ``services.reserve`` returned it (saves reading it again), if it did."""
+        return self.record if isinstance(self.record, UsageRecord) else None
+
     async def release(
         self, *, outcome: str, attempts: int = 0, status: int | None = None, channel_id: int | None = None
     ) -> None:
-        await db.call(
-            services.release,
-            request_id=self.request_id,
-            outcome=outcome,
-            attempts=attempts,
-            upstream_status=status,
-            channel_id=channel_id,
+        done = sqlpath.active() and await sqlpath.finish(
             record=self.record,
+            status=UsageStatus.RELEASED,
+            cost=services.ZERO,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cached_tokens=0,
+            source="",
+            outcome=outcome,
+            channel_id=channel_id,
+            upstream_status=status,
+            attempts=attempts,
         )
+        if not done:
+            await db.call(
+                services.release,
+                request_id=self.request_id,
+                outcome=outcome,
+                attempts=attempts,
+                upstream_status=status,
+                channel_id=channel_id,
+                record=self.model_record,
+            )
         await ratelimit.adjust(self.admission, used_tokens=0)
 
     async def settle(
@@ -255,19 +279,35 @@ class Call:
         else:
             prompt, completion, cached = self.prompt_estimate, completion_estimate, 0
             source = UsageSource.ESTIMATED
-        await db.call(
-            services.settle,
-            request_id=self.request_id,
+        prompt, completion, cached = max(prompt, 0), max(completion, 0), max(cached, 0)
+        common: dict[str, Any] = {
+            "source": source,
+            "outcome": outcome,
+            "channel_id": opened.route.channel_id,
+            "upstream_status": opened.response.status_code,
+            "attempts": opened.attempts,
+        }
+        done = sqlpath.active() and await sqlpath.finish(
+            record=self.record,
+            status=UsageStatus.SETTLED,
+            cost=services.cost_of(
+                self.plan.price, prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached
+            ),
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=cached,
-            source=source,
-            outcome=outcome,
-            channel_id=opened.route.channel_id,
-            upstream_status=opened.response.status_code,
-            attempts=opened.attempts,
-            record=self.record,
+            **common,
         )
+        if not done:
+            await db.call(
+                services.settle,
+                request_id=self.request_id,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cached_tokens=cached,
+                record=self.model_record,
+                **common,
+            )
         await ratelimit.adjust(self.admission, used_tokens=prompt + completion)
 
 
@@ -282,16 +322,34 @@ async def _begin(
         p.price, prompt_tokens=int(prompt_estimate * RESERVE_SAFETY) + 16, completion_tokens=max_output
     )
     try:
-        record = await db.call(
-            services.reserve,
-            request_id=request_id,
-            key=key,
-            endpoint=endpoint,
-            model=p.model,
-            stream=stream,
-            price=p.price,
-            max_cost=max_cost,
-        )
+        record: UsageRecord | sqlpath.Held | None = None
+        if sqlpath.active():
+            fast: dict[str, Any] = {
+                "request_id": request_id,
+                "key": key,
+                "endpoint": endpoint,
+                "model": p.model,
+                "stream": stream,
+                "price": p.price,
+                "amount": services.reservation_for(max_cost),
+            }
+            record = await sqlpath.reserve(**fast)
+            if record is None and await sqlpath.plainly_exhausted(key=key):
+                # As services.reserve does: once more, a concurrent request may just have topped up.
+                record = await sqlpath.reserve(**fast)
+                if record is None:
+                    raise QuotaExhausted()
+        if record is None:  # a top-up, an exhausted quota, a revoked key…: the ORM path explains
+            record = await db.call(
+                services.reserve,
+                request_id=request_id,
+                key=key,
+                endpoint=endpoint,
+                model=p.model,
+                stream=stream,
+                price=p.price,
+                max_cost=max_cost,
+            )
     except GatewayError:
         await ratelimit.adjust(admission, used_tokens=0)
         raise
@@ -492,7 +550,7 @@ class StreamRelay:
     done: bool = False
     buffer: bytes = b""
     settling: asyncio.Future[None] | None = None
-    _model_pattern: re.Pattern[bytes] | None = None
+    _model_names: tuple[bytes, bytes, bytes, re.Pattern[bytes]] | None = None
 
     def _event(self, raw: bytes) -> bytes | None:
         """One SSE event in, the bytes to send out (``None``: drop it; ``[DONE]`` is held back).
@@ -500,11 +558,13 @@ class StreamRelay:
         Fast path: an ordinary delta chunk (no usage object) is passed through as bytes, only its model
         name rewritten; it is kept to count the completion locally should the upstream never report usage.
         Only a chunk that carries a usage object is parsed."""
-        lines = raw.splitlines()
-        data_lines = [line[5:].lstrip() for line in lines if line.startswith(b"data:")]
-        if not data_lines:
-            return raw + b"\n\n"
-        data = b"\n".join(data_lines)
+        if raw.startswith(b"data: ") and b"\n" not in raw:  # the usual event: one data line
+            data = raw[6:]
+        else:
+            data_lines = [line[5:].lstrip() for line in raw.splitlines() if line.startswith(b"data:")]
+            if not data_lines:
+                return raw + b"\n\n"
+            data = b"\n".join(data_lines)
         if data.strip() == b"[DONE]":
             self.done = True
             return None
@@ -512,9 +572,14 @@ class StreamRelay:
             rewritten = self._rename(data)
             if rewritten is not None and not self.client_wants_usage and b'"usage"' in rewritten:
                 # "usage": null, sent in every chunk once usage was asked for: the client did not ask.
-                rewritten = _NULL_USAGE_AFTER.sub(
-                    b"", _NULL_USAGE_BEFORE.sub(b"", rewritten, count=1), count=1
-                )
+                if b',"usage":null' in rewritten:  # compact JSON, as most upstreams send it
+                    rewritten = rewritten.replace(b',"usage":null', b"", 1)
+                elif b', "usage": null' in rewritten:  # Python's json.dumps
+                    rewritten = rewritten.replace(b', "usage": null', b"", 1)
+                else:
+                    rewritten = _NULL_USAGE_AFTER.sub(
+                        b"", _NULL_USAGE_BEFORE.sub(b"", rewritten, count=1), count=1
+                    )
                 if b'"usage"' in rewritten:
                     rewritten = None
             if rewritten is not None:
@@ -542,12 +607,20 @@ class StreamRelay:
         """The chunk with the upstream's model name replaced by the public one (None: not sure how)."""
         if self.upstream_model == self.public_model or b'"model"' not in data:
             return data
-        pattern = self._model_pattern
-        if pattern is None:
-            pattern = self._model_pattern = re.compile(
-                rb'"model"\s*:\s*' + re.escape(json.dumps(self.upstream_model).encode())
+        if self._model_names is None:
+            upstream_name = json.dumps(self.upstream_model).encode()
+            self._model_names = (
+                b'"model":' + upstream_name,
+                b'"model": ' + upstream_name,
+                b'"model":' + _dumps(self.public_model),
+                re.compile(rb'"model"\s*:\s*' + re.escape(upstream_name)),
             )
-        replaced, count = pattern.subn(b'"model":' + _dumps(self.public_model), data, count=1)
+        compact, spaced, public, pattern = self._model_names
+        if compact in data:  # compact JSON (or Python's): a plain byte replacement
+            return data.replace(compact, public, 1)
+        if spaced in data:
+            return data.replace(spaced, public, 1)
+        replaced, count = pattern.subn(public, data, count=1)
         return replaced if count == 1 else None
 
     def _collect(self, chunk: dict[str, Any]) -> None:
@@ -628,25 +701,34 @@ class StreamRelay:
 
     async def _settle_now(self, outcome: str) -> None:
         try:
-            if self.done and DRAIN_AFTER_DONE:
-                await self._drain()
-            await self.opened.response.aclose()
-        finally:
             await self.call.settle(
                 usage=self.usage,
                 completion_estimate=0 if self.usage is not None else self.completion_estimate(),
                 outcome=outcome,
                 opened=self.opened,
             )
+        finally:
+            # After [DONE] the end of the upstream's body is read so its connection goes back to the pool (no
+            # new connection per request); otherwise it is closed. Served by the gateway's ASGI app (which
+            # waits for these on shutdown) that happens in the background, not before the client's [DONE].
+            if db.pooled():
+                closing = asyncio.ensure_future(self._close_upstream())
+                _SETTLING.add(closing)
+                closing.add_done_callback(_SETTLING.discard)
+            else:
+                await self._close_upstream()
 
-    async def _drain(self) -> None:
-        """Read what follows ``[DONE]`` (the end of the chunked body), so the upstream connection goes back
-        to the pool instead of being closed."""
-        assert self.opened.chunks is not None
-        with contextlib.suppress(httpx.HTTPError, asyncio.TimeoutError, StopAsyncIteration, RuntimeError):
-            async with asyncio.timeout(1.0):
-                async for _rest in self.opened.chunks:
-                    pass
+    async def _close_upstream(self) -> None:
+        try:
+            if self.done and DRAIN_AFTER_DONE:
+                assert self.opened.chunks is not None
+                with contextlib.suppress(httpx.HTTPError, TimeoutError, RuntimeError):
+                    async with asyncio.timeout(1.0):
+                        async for _rest in self.opened.chunks:
+                            pass
+        finally:
+            with contextlib.suppress(httpx.HTTPError, RuntimeError):
+                await self.opened.response.aclose()
 
 
 async def settle_pending(timeout: float = 30.0) -> None:

@@ -10,7 +10,10 @@ Any other status (e.g. 400 for a bad parameter) is the member's error and is pas
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,14 +26,23 @@ from gateway import db, hotcache, services
 from gateway.crypto import decrypt_api_key
 from gateway.errors import UpstreamUnavailable
 from gateway.models import ChannelModel
+from gateway.transport import LeanTransport
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+# Upstream connections: one pooled client per event loop on the lean HTTP/1.1 transport
+# (``gateway.transport``). Behind a proxy (HTTP(S)_PROXY / ALL_PROXY) httpx's default transport is kept; it
+# looks at every connection of its pool (a poll() each) for every request, so there several smaller pools
+# are used in turn to keep that scan short.
+POOL_SHARDS = 16
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[UpstreamClient]] = (
     weakref.WeakKeyDictionary()
 )
+_turn = itertools.count()
 _transport: httpx.AsyncBaseTransport | None = None
+_ssl_context: ssl.SSLContext | None = None
 
 
 def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
@@ -41,27 +53,60 @@ def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
     _clients.clear()
 
 
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class UpstreamClient(httpx.AsyncClient):
+    """httpx's client, minus the cookie jar: the gateway never keeps an upstream's cookies (nor spends time
+    parsing them on every response)."""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        pass
+
+
+def _behind_proxy() -> bool:
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in PROXY_VARIABLES)
+
+
+def _new_clients() -> list[UpstreamClient]:
+    global _ssl_context
+    if _ssl_context is None:  # loading the CA bundle takes ~0.1 s: once, shared
+        _ssl_context = httpx.create_ssl_context()
+    common: dict[str, Any] = {
+        "verify": _ssl_context,
+        "headers": {"User-Agent": "opchub-gateway/1"},
+        "limits": httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=10),
+    }
+    if _transport is not None:
+        return [UpstreamClient(transport=_transport, **common)]
+    if _behind_proxy():
+        return [UpstreamClient(**common) for _shard in range(POOL_SHARDS)]
+    lean = LeanTransport(ssl_context=_ssl_context, keepalive_expiry=10)
+    return [UpstreamClient(transport=lean, **common)]
+
+
 def client() -> httpx.AsyncClient:
     """The pooled client of the running event loop (httpx pools are bound to the loop that created them)."""
     loop = asyncio.get_running_loop()
-    pooled = _clients.get(loop)
-    if pooled is None or pooled.is_closed:
-        pooled = httpx.AsyncClient(
-            transport=_transport,
-            # httpcore scans its whole pool for every request: keep the pool about as large as the
-            # concurrency it serves, not larger.
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=10),
-            headers={"User-Agent": "opchub-gateway/1"},
-        )
-        _clients[loop] = pooled
-    return pooled
+    shards = _clients.get(loop)
+    if shards is None or any(pooled.is_closed for pooled in shards):
+        shards = _clients[loop] = _new_clients()
+    return shards[next(_turn) % len(shards)] if len(shards) > 1 else shards[0]
 
 
 async def close_clients() -> None:
-    """Close this loop's pooled client (server shutdown)."""
+    """Close this loop's pooled clients (server shutdown)."""
     loop = asyncio.get_running_loop()
-    pooled = _clients.pop(loop, None)
-    if pooled is not None:
+    for pooled in _clients.pop(loop, None) or []:
         await pooled.aclose()
 
 
@@ -156,16 +201,20 @@ async def open_upstream(
     last_status: int | None = None
     for route in routes:
         attempts += 1
-        request = client().build_request(
+        pooled = client()
+        request = pooled.build_request(
             "POST",
             f"{route.base_url}{path}",
             json=payload(route),
-            headers={"Authorization": f"Bearer {route.api_key}"},
+            # A stream is relayed byte for byte: ask for it uncompressed.
+            headers={"Authorization": f"Bearer {route.api_key}", "Accept-Encoding": "identity"}
+            if stream
+            else {"Authorization": f"Bearer {route.api_key}"},
             timeout=httpx.Timeout(route.read_timeout, connect=route.connect_timeout),
         )
         response: httpx.Response | None = None
         try:
-            response = await client().send(request, stream=True)
+            response = await pooled.send(request, stream=True)
             if response.status_code in RETRYABLE_STATUSES:
                 last_status = response.status_code
                 await response.aclose()
