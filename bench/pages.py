@@ -8,13 +8,16 @@ Creates a scratch database ``opchub_bench_pages_<pid>`` on the PostgreSQL server
 never changed), migrates it, loads a seeded synthetic marketplace with ``COPY`` — 100k orders spread over
 2,000 clients (Zipf-like, 10% government departments and SOEs → procurement zone) and 16 categories, all
 states (35% open, 10% draft, …), visibility public / community / invited, modes tender / direct / contest,
-≈ 220k bids, contracts with milestones for awarded orders, contest entries — and then times Django's test
+≈ 200k bids, contracts with milestones for awarded orders, contest entries; ``VACUUM ANALYZE`` as autovacuum
+would after such a load — and then times Django's test
 ``Client`` (in process, ``DEBUG`` off, cached templates) on
 
 * ``marketplace:browse`` — anonymous, an OPC and a client, page 1 / 2 / 50 and filters (category, mode,
   budget, text, category + page);
 * ``marketplace:order_detail`` — orders in every state viewed by their client and by an OPC (open public or
-  community orders, orders it bid on, invited to or holds a contract for).
+  community orders, orders it bid on, invited to or holds a contract for);
+* ``marketplace:order_recommendations`` — the htmx fragment of recommended OPCs on a client's open order,
+  reported on its own line (not part of the final line).
 
 Every scenario is requested ``--repeat`` times after one warm-up; the query count of each page is taken
 once with ``CaptureQueriesContext``. ``--target api`` measures the JSON API (``/api/marketplace/orders`` and
@@ -492,7 +495,9 @@ def load_market(n_orders: int, seed: int) -> Market:
         copy_rows(ContestEntry, entries)
         reset_sequences([Order, Bid, Contract, Milestone, ContestEntry])
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # What autovacuum does after a bulk insert in production: planner statistics and the visibility map
+        # (index-only scans). Outside a transaction (Django's autocommit).
+        cursor.execute("VACUUM ANALYZE")
 
     # what the viewers will open
     for _user, org in market.viewer_clients:
@@ -594,6 +599,14 @@ def scenarios(market: Market, target: str, rng: np.random.Generator) -> list[Sce
     for why, pks in sorted(by_reason.items()):
         for pk in rng.choice(pks, size=min(12, len(pks)), replace=False):
             out.append(Scenario("detail", f"opc {why} #{pk}", opc, detail(int(pk))))
+    if target == "pages":
+        # the recommended OPCs, which the client's order page loads as an htmx fragment (reported on its
+        # own line, not part of the final line)
+        for org_id, rows in market.owner_orders.items():
+            open_ones = [pk for pk, status in rows if status == "open"]
+            for pk in rng.choice(open_ones, size=min(2, len(open_ones)), replace=False):
+                url = reverse("marketplace:order_recommendations", args=[int(pk)])
+                out.append(Scenario("recommendations", f"owner #{pk}", owners[org_id], url))
     return out
 
 
@@ -676,6 +689,8 @@ def main() -> None:
         measure(items, args.repeat)
         list_p95, list_q = report(items, "list", print)
         detail_p95, detail_q = report(items, "detail", print)
+        if any(s.kind == "recommendations" for s in items):
+            report(items, "recommendations", print)
         if args.explain:
             for kind in ("list", "detail"):
                 explain(max((s for s in items if s.kind == kind), key=lambda s: p95(s.times)))

@@ -25,6 +25,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Round
+from django.db.models.lookups import IContains, Lookup
 
 from core.errors import NotFound
 from marketplace.models import (
@@ -92,8 +93,20 @@ def filter_orders(
     if budget_max is not None:
         qs = qs.filter(budget_min__lte=budget_max)
     if text:
-        qs = qs.filter(title__icontains=text)
+        qs = qs.filter(TitleContains(F("title"), text))
     return qs
+
+
+class TitleContains(IContains):
+    """``icontains`` that PostgreSQL can plan: ``title ILIKE '%…%'`` instead of Django's
+    ``UPPER(title) LIKE UPPER('%…%')``. The planner has statistics for the column but none for ``UPPER(title)``,
+    so with the latter it guesses a handful of matches, reads and sorts every open order, where with ILIKE it
+    walks the listing index and stops after a page of matches. Other databases: Django's ``icontains``."""
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = Lookup.process_lhs(self, compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs_sql}::text ILIKE {rhs_sql}", [*lhs_params, *rhs_params]
 
 
 def browse_orders(viewer: Organisation | None) -> QuerySet[Order]:
@@ -138,16 +151,22 @@ def orders_for_client(client: Organisation) -> QuerySet[Order]:
 
 
 def _detail(qs: QuerySet[Order]) -> QuerySet[Order]:
-    return _listing(qs).prefetch_related(
-        "attachments",
-        "invited_opcs",
-        Prefetch(
-            "bids",
-            queryset=Bid.objects.select_related("opc", "opc__opc_profile").order_by(
-                "price", "created_at", "id"
+    """An order page's order: the listing plus its contract (a reverse one-to-one, joined: ``contract_of``
+    then needs no query), attachments, invitations, bids with each bidder's profile, and contest entries."""
+    return (
+        _listing(qs)
+        .select_related("contract", "contract__opc", "contract__client")
+        .prefetch_related(
+            "attachments",
+            "invited_opcs",
+            Prefetch(
+                "bids",
+                queryset=Bid.objects.select_related("opc", "opc__opc_profile").order_by(
+                    "price", "created_at", "id"
+                ),
             ),
-        ),
-        Prefetch("entries", queryset=ContestEntry.objects.select_related("opc")),
+            Prefetch("entries", queryset=ContestEntry.objects.select_related("opc")),
+        )
     )
 
 
@@ -312,6 +331,10 @@ def own_entry(order: Order, opc: Organisation) -> ContestEntry | None:
 
 
 def contract_of(order: Order) -> Contract | None:
+    """The order's contract with both parties (from the order's joined row when ``_detail`` loaded it)."""
+    cache = order._state.fields_cache
+    if "contract" in cache:
+        return cache["contract"]
     return Contract.objects.filter(order=order).select_related("opc", "client").first()
 
 

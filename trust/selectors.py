@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.db.models import (
     Avg,
     Count,
@@ -85,6 +86,7 @@ PRICE_MIN_SAMPLE = 5
 PRICE_SAMPLE_LIMIT = 1000
 PRICE_LOW_FACTOR = Decimal("0.5")  # below p25 × ½ is far below
 PRICE_HIGH_FACTOR = Decimal("2")  # above p75 × 2 is far above
+PRICE_CACHE_SECONDS = 600  # a cached reference is keyed by the completed contracts' version (never stale)
 
 
 def _int(pk: Any) -> int:
@@ -575,11 +577,38 @@ def percentile(sorted_values: list[Decimal], fraction: Decimal) -> Decimal:
     return value.quantize(FEN, ROUND_HALF_UP)
 
 
+def _completed_contracts_version() -> tuple[int, str, int]:
+    """A version of the set of completed contracts: their number, newest closing time and highest id. A
+    completion changes it (completed is a terminal state, and a completed contract's price and its order's
+    category never change), so a price reference cached under it is never stale. One aggregate over the
+    contracts — much cheaper than the distribution itself, which joins the orders of a category."""
+    row = Contract.objects.filter(status=ContractStatus.COMPLETED).aggregate(
+        n=Count("pk"), last=Max("closed_at"), top=Max("pk")
+    )
+    last = row["last"]
+    return int(row["n"] or 0), last.isoformat() if last is not None else "", int(row["top"] or 0)
+
+
 def price_reference(category: Skill | None) -> PriceReference:
-    """p25 / median / p75 of the accepted prices of the newest completed contracts in ``category`` (one
-    query). Fewer than ``PRICE_MIN_SAMPLE`` contracts: the count only (not enough data)."""
+    """p25 / median / p75 of the accepted prices of the newest completed contracts in ``category``.
+    Fewer than ``PRICE_MIN_SAMPLE`` contracts: the count only (not enough data).
+
+    Read through the cache (``PRICE_CACHE_SECONDS``) under the version of the completed contracts: one cheap
+    query when nothing was completed since, else the distribution query (``_price_reference_uncached``)."""
     if category is None or category.pk is None:
         return PriceReference(category=category, count=0)
+    version = ":".join(str(part) for part in _completed_contracts_version())
+    key = f"trust:price-reference:{category.pk}:{PRICE_SAMPLE_LIMIT}:{version}"
+    cached = cache.get(key)
+    if cached is None:
+        ref = _price_reference_uncached(category)
+        cache.set(key, (ref.count, ref.p25, ref.median, ref.p75), PRICE_CACHE_SECONDS)
+        return ref
+    count, p25, median, p75 = cached
+    return PriceReference(category=category, count=count, p25=p25, median=median, p75=p75)
+
+
+def _price_reference_uncached(category: Skill) -> PriceReference:
     prices = list(
         Contract.objects.filter(status=ContractStatus.COMPLETED, order__category=category)
         .order_by("-closed_at", "-id")
@@ -799,6 +828,26 @@ def opc_may_message(order: Order, opc: Organisation) -> bool:
         or order.invited_opcs.filter(pk=opc.pk).exists()
         or Contract.objects.filter(order=order, opc=opc).exists()
     )
+
+
+def partners_among(
+    order: Order, *, bids: Iterable[Bid], invited: Iterable[Organisation], contract: Contract | None
+) -> list[Organisation]:
+    """``message_partners`` from what an order page already loaded (its bids with their OPCs, its invited
+    OPCs, the named OPC and the contract with its OPC): no query."""
+    found: dict[int, Organisation] = {}
+    for bid in bids:
+        if bid.status != BidStatus.WITHDRAWN:
+            found[bid.opc_id] = bid.opc
+    for opc in invited:
+        found[opc.pk] = opc
+    if order.direct_opc_id and order.direct_opc is not None:
+        found[order.direct_opc_id] = order.direct_opc
+    if contract is not None:
+        found[contract.opc_id] = contract.opc
+    found.pop(order.client_id, None)
+    partners = [o for o in found.values() if o.kind == OrgKind.OPC]
+    return sorted(partners, key=lambda o: (o.name, o.pk))
 
 
 def message_partners(order: Order) -> list[Organisation]:

@@ -147,7 +147,7 @@ def assert_books_sound() -> None:
 # ---------------------------------------------------------------------------------------------- the full loop
 
 
-def test_full_loop_post_recommend_bid_award_fund_deliver_accept_release(
+def test_full_loop_post_recommend_bid_award_fund_deliver_accept_release_review(
     apis: Apis, world: World, settings: Any
 ) -> None:
     settings.MARKETPLACE_PLATFORM_FEE_RATE = "0.05"
@@ -235,6 +235,14 @@ def test_full_loop_post_recommend_bid_award_fund_deliver_accept_release(
     assert available(apis.client) == Decimal("0.00")  # paid in through the (fake) provider, all passed on
     kinds = [n["kind"] for n in ok(apis.opc.get("/notifications"))["items"]]
     assert {"bid_awarded", "milestone_funded", "milestone_released"} <= set(kinds)
+
+    # reviews both ways once the contract is completed; the OPC's reputation counts them
+    review = ok(apis.client.post(f"/api/trust/contracts/{cid}/reviews", {"rating": 5, "text": "准时"}), 201)
+    assert review["direction"] == "client_to_opc"
+    ok(apis.opc.post(f"/api/trust/contracts/{cid}/reviews", {"rating": 4, "text": "付款及时"}), 201)
+    assert len(ok(apis.client.get(f"/api/trust/contracts/{cid}/reviews"))) == 2
+    reputation = ok(apis.client.get("/api/trust/reputation", opc_ids=[world.opc.pk]))
+    assert reputation[0]["score"] == 2  # on time + a good review
     assert_books_sound()
 
 

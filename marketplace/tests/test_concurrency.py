@@ -167,3 +167,49 @@ def test_accept_dispute_revision_and_auto_release_race_has_one_winner(world: Wor
     }[(releases, disputes, revisions)]
     assert milestone.status == expected
     assert_books_sound()
+
+
+def test_releasing_with_200_different_keys_at_once_releases_once(world: World) -> None:
+    """200 simultaneous acceptances of one delivered milestone, each with its own key: one release."""
+    contract, milestone = delivered(world, "880.00")
+
+    results = run_in_parallel(
+        lambda i: services.accept_milestone(
+            milestone=milestone, client=world.client, actor=None, idempotency_key=f"release-{i}"
+        )
+    )
+
+    ok = [r for r in results if isinstance(r, Milestone)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(ok) == 1 and ok[0].status == MilestoneStatus.RELEASED
+    assert len(refused) == ATTEMPTS - 1 and all(isinstance(r, InvalidTransition) for r in refused)
+    assert Transaction.objects.filter(kind="marketplace.release").count() == 1
+    assert Account.objects.get(owner=world.opc, purpose=Purpose.AVAILABLE).balance == Decimal("880.00")
+    assert contract.escrow_account is not None
+    contract.escrow_account.refresh_from_db()
+    assert contract.escrow_account.balance == 0
+    assert_books_sound()
+
+
+def test_funding_with_mixed_keys_at_once_takes_effect_once(world: World) -> None:
+    """One burst of 200: half repeat one key, half bring their own. Exactly one payment; every caller with
+    the winning key gets the funded milestone, every other attempt is refused by the state guard."""
+    contract = awarded(world, "640.00")
+    milestone = first_milestone(contract)
+
+    results = run_in_parallel(lambda i: fund(world, milestone, "shared" if i % 2 else f"own-{i}"))
+
+    milestone.refresh_from_db()
+    winner = milestone.funding_key
+    assert milestone.status == MilestoneStatus.FUNDED and milestone.funded_amount == Decimal("640.00")
+    for i, result in enumerate(results):
+        key = "shared" if i % 2 else f"own-{i}"
+        if key == winner:
+            assert isinstance(result, Milestone) and result.status == MilestoneStatus.FUNDED, (i, result)
+        else:
+            assert isinstance(result, InvalidTransition), (i, result)
+    assert Transaction.objects.filter(reference=f"milestone:{milestone.pk}").count() == 2  # in + escrow
+    assert contract.escrow_account is not None
+    contract.escrow_account.refresh_from_db()
+    assert contract.escrow_account.balance == Decimal("640.00")
+    assert_books_sound()

@@ -2,7 +2,7 @@
 
 1. The full loop: a client posts a tender and publishes it, sees the recommended OPCs and invites one; the OPC
    bids; the client awards, funds the milestone into escrow; the OPC delivers; the client accepts; the release
-   shows in both parties' ledger balances.
+   shows in both parties' ledger balances; both review each other and the OPC's reputation shows it.
 2. A dispute: the OPC delivers, the client opens a dispute, the operator decides a split; balances follow.
 3. A contest: the reward is escrowed at publication, two OPCs enter, the client picks the winner, who is paid.
 4. Dispatch: the operator runs a batch dispatch; the OPC accepts its offer with a price, which places its bid.
@@ -34,6 +34,7 @@ from marketplace.models import (
     OrderStatus,
 )
 from organisations.models import Skill
+from trust.models import Review, ReviewDirection
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,8 @@ def warm_server(live_server: Any) -> None:
         assert response.status == 200
 
 
-def login(page: Page, login_id: str, password: str = PASSWORD) -> None:
+def login(page: Page, login_id: str | None, password: str = PASSWORD) -> None:
+    assert login_id, "the test world's users have an e-mail address"
     page.goto("/accounts/login/")
     page.fill("input[name=login]", login_id)
     page.fill("input[name=password]", password)
@@ -90,7 +92,7 @@ def ledger_shows(page: Page, amount: str) -> None:
     expect(page.locator("[data-testid=ledger-accounts]")).to_contain_text(amount)
 
 
-def test_full_loop_post_recommend_bid_award_fund_deliver_accept(
+def test_full_loop_post_recommend_bid_award_fund_deliver_accept_release_review(
     page: Page, browser: Browser, live_server: Any
 ) -> None:
     world = build_world()
@@ -170,6 +172,27 @@ def test_full_loop_post_recommend_bid_award_fund_deliver_accept(
     assert available(world.client) == Decimal("0.00")
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
+
+    # 7. Both review each other on the completed contract (the trust panel of the contract page).
+    page.goto(f"/market/contracts/{contract.pk}/")
+    client_panel = page.locator("[data-testid=trust-contract-panel]")
+    client_panel.locator("input[name=rating][value='5']").check()
+    client_panel.locator("textarea[name=text]").fill("按时交付，三集成片质量很好")
+    client_panel.locator("[data-testid=review-submit]").click()
+    expect(page).to_have_url(re.compile(rf"/market/contracts/{contract.pk}/$"))
+    expect(client_panel.locator("[data-testid=my-review]")).to_contain_text("三集成片质量很好")
+    opc.goto(f"/market/contracts/{contract.pk}/")
+    opc_panel = opc.locator("[data-testid=trust-contract-panel]")
+    expect(opc_panel.locator("[data-testid=their-review]")).to_contain_text("三集成片质量很好")
+    opc_panel.locator("input[name=rating][value='4']").check()
+    opc_panel.locator("textarea[name=text]").fill("需求清楚，验收及时")
+    opc_panel.locator("[data-testid=review-submit]").click()
+    expect(opc_panel.locator("[data-testid=my-review]")).to_contain_text("验收及时")
+    reviews = {r.direction: r.rating for r in Review.objects.filter(contract=contract)}
+    assert reviews == {ReviewDirection.CLIENT_TO_OPC: 5, ReviewDirection.OPC_TO_CLIENT: 4}
+    # The OPC's reputation counts the on-time delivery and the good review.
+    page.goto(f"/trust/organisations/{world.opc.pk}/")
+    expect(page.locator("[data-testid=reputation-score]")).to_have_text("+2")
 
     # Both ledgers show it: the OPC's available balance, the client's emptied escrow.
     ledger_shows(opc, "¥8,800.00")

@@ -92,10 +92,30 @@ def opc_reputation(context: Any, opc: Any) -> selectors.Reputation | None:
     return found
 
 
+_UNSET = object()
+
+
+def _prefetched(obj: Any, name: str) -> list[Any] | None:
+    """The rows of ``obj``'s relation ``name`` when the page already prefetched them, else ``None``."""
+    found = (getattr(obj, "_prefetched_objects_cache", None) or {}).get(name)
+    return list(found) if found is not None else None
+
+
+def _context_value(context: Any, name: str) -> Any:
+    """A variable the including page put in its context (``_UNSET`` when it did not)."""
+    try:
+        return context[name] if context is not None and name in context else _UNSET
+    except (KeyError, TypeError):
+        return _UNSET
+
+
 @register.simple_tag(takes_context=True)
 def trust_order_panel(context: Any, order: Any, org: Any = None) -> dict[str, Any] | None:
     """What the order page's trust panel shows for ``org`` (the acting organisation, or None). For the client
-    (and an overseeing operator) it also computes the bidders' reputations in one batch for the bid list."""
+    (and an overseeing operator) it also computes the bidders' reputations in one batch for the bid list.
+
+    What the order page already loaded is reused instead of queried again: the prefetched bids (with their
+    OPCs) and invited OPCs, and the page's ``contract`` and ``my_bid``."""
     if _pk(order) is None or getattr(order, "client", None) is None:
         return None
     client = order.client
@@ -119,32 +139,50 @@ def trust_order_panel(context: Any, order: Any, org: Any = None) -> dict[str, An
         order.category, order.budget_min, order.budget_max, reference=reference
     )
     panel["reliability"] = selectors.payment_reliability_of(client)
-    if not is_opc:
-        from marketplace.models import Bid
+    from marketplace.models import Bid, BidStatus
 
-        _warm(context, Bid.objects.filter(order=order).values_list("opc_id", flat=True))
+    bids = _prefetched(order, "bids") if not is_opc else None
+    if bids is None and is_client:
+        bids = list(
+            Bid.objects.filter(order=order).select_related("opc").order_by("price", "created_at", "id")
+        )
+    if bids is not None:
+        # reputations for the bid list: only the bidders the page did not attach one to
+        _warm(context, [b.opc_id for b in bids if getattr(b.opc, "trust_reputation", None) is None])
     if is_opc:
-        panel["can_message"] = selectors.opc_may_message(order, org)
+        page_bid = _context_value(context, "my_bid")  # the view's own bid of this OPC (or None)
+        own_bid = (
+            Bid.objects.filter(order=order, opc=org).only("price").first() if page_bid is _UNSET else page_bid
+        )
+        page_contract = _context_value(context, "contract")  # the view's contract, when this OPC holds it
+        if page_bid is _UNSET or page_contract is _UNSET:
+            panel["can_message"] = selectors.opc_may_message(order, org)
+        elif order.direct_opc_id == org_pk or own_bid is not None or page_contract is not None:
+            panel["can_message"] = True
+        else:  # neither named, bidding nor contracted: only an invitation lets it write
+            invited = _prefetched(order, "invited_opcs")
+            panel["can_message"] = (
+                any(o.pk == org_pk for o in invited)
+                if invited is not None
+                else order.invited_opcs.filter(pk=org_pk).exists()
+            )
         panel["own_thread"] = selectors.thread_for_order(order, org)
-        from marketplace.models import Bid
-
-        own_bid = Bid.objects.filter(order=order, opc=org).only("price").first()
         if own_bid is not None:
             panel["own_bid"] = own_bid
             panel["own_bid_flag"] = selectors.price_flag(order.category, own_bid.price, reference=reference)
     if is_client:
         threads = {t.opc_id: t for t in Thread.objects.filter(order=order)}
-        panel["partners"] = [(opc, threads.get(opc.pk)) for opc in selectors.message_partners(order)]
+        invited = _prefetched(order, "invited_opcs")
+        page_contract = _context_value(context, "contract")
+        if bids is not None and invited is not None and page_contract is not _UNSET:
+            partners = selectors.partners_among(order, bids=bids, invited=invited, contract=page_contract)
+        else:
+            partners = selectors.message_partners(order)
+        panel["partners"] = [(opc, threads.get(opc.pk)) for opc in partners]
         if reference.enough:
-            from marketplace.models import Bid, BidStatus
-
             flagged = []
-            for bid in (
-                Bid.objects.filter(order=order)
-                .exclude(status=BidStatus.WITHDRAWN)
-                .select_related("opc")
-                .order_by("price", "id")
-            ):
+            live = [b for b in bids or [] if b.status != BidStatus.WITHDRAWN]
+            for bid in sorted(live, key=lambda b: (b.price, b.pk)):
                 flag = selectors.price_flag(order.category, bid.price, reference=reference)
                 if flag.flagged:
                     flagged.append((bid, flag))

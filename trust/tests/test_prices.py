@@ -4,6 +4,7 @@ and flags for quotes and budgets far outside the distribution."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -95,3 +96,22 @@ class TestPriceReference:
         Contract.objects.filter(pk=oldest.pk).update(closed_at=oldest.closed_at.replace(year=2020))
         ref = selectors.price_reference(category())
         assert ref.count == 5 and ref.median == D("4000.00")
+
+    def test_cached_reference_follows_every_completion(
+        self, world: World, django_assert_num_queries: Any
+    ) -> None:
+        """The distribution is cached under the version of the completed contracts: a repeated lookup is one
+        cheap query, and a newly completed contract is counted at once (never a stale reference)."""
+        for price in ("8000.00", "9000.00", "10000.00", "11000.00"):
+            completed(world, price=price)
+        skill = category()
+        first = selectors.price_reference(skill)
+        assert first.count == 4 and not first.enough
+        with django_assert_num_queries(1):  # the version only
+            again = selectors.price_reference(skill)
+        assert again == first
+        completed(world, price="12000.00")
+        ref = selectors.price_reference(category())
+        assert (ref.count, ref.median) == (5, D("10000.00")) and ref.enough
+        awarded(world, price="99999.00")  # an active contract changes nothing
+        assert selectors.price_reference(category()) == ref
