@@ -296,6 +296,8 @@ class Contract(models.Model):
     escrow_account = models.ForeignKey(
         "ledger.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The client may forbid passing part of the work on (enforced by ``teams.services.post_subcontract``).
+    subcontracting_allowed = models.BooleanField(_("subcontracting allowed"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -432,10 +432,15 @@ def _pay_out(
     ledger_key: str,
     reference: str,
     actor: User | None,
+    splits: Sequence[tuple[Organisation, Decimal]] = (),
 ) -> None:
-    """Escrow → OPC available (``amount - fee``) and → platform fees (``fee``), one posting."""
+    """Escrow → OPC available (``amount - fee``) and → platform fees (``fee``), one posting. ``splits`` (team
+    members' and subcontractors' parts, from ``teams.services.release_splits``) go to their own available
+    accounts in the same posting; the OPC keeps the rest."""
     opc_available = ledger.account_for(owner=opc, purpose=Purpose.AVAILABLE)
-    entries: list[tuple[Account, Decimal]] = [(escrow, -amount), (opc_available, amount - fee)]
+    split_total = sum((value for _org, value in splits), Decimal("0.00"))
+    entries: list[tuple[Account, Decimal]] = [(escrow, -amount), (opc_available, amount - fee - split_total)]
+    entries += [(ledger.account_for(owner=org, purpose=Purpose.AVAILABLE), value) for org, value in splits]
     if fee > 0:
         entries.append((ledger.account_for(owner=None, purpose=Purpose.FEES), fee))
     ledger.post_transaction(
@@ -1521,6 +1526,8 @@ def _release(
     check_transition(MILESTONE_TRANSITIONS, milestone.status, M.RELEASED, what=_("The milestone"))
     amount = milestone.funded_amount
     fee = platform_fee(amount)
+    from teams.services import release_splits  # team revenue shares and accepted subcontracts
+
     _pay_out(
         escrow=_escrow_of(contract),
         opc=contract.opc,
@@ -1529,6 +1536,7 @@ def _release(
         ledger_key=f"mkt:milestone-{milestone.pk}:release:{key}",
         reference=f"milestone:{milestone.pk}",
         actor=actor,
+        splits=release_splits(contract=contract, milestone=milestone, amount=amount, fee=fee),
     )
     _set_status(
         Milestone,
@@ -1715,7 +1723,15 @@ def decide_dispute(
     check_transition(MILESTONE_TRANSITIONS, milestone.status, M.RESOLVED, what=_("The milestone"))
     entries: list[tuple[Account, Decimal]] = [(_escrow_of(contract), -held)]
     if to_opc:
-        entries.append((ledger.account_for(owner=contract.opc, purpose=Purpose.AVAILABLE), to_opc))
+        from teams.services import release_splits  # a team's members get their shares of the OPC's part
+
+        splits = release_splits(
+            contract=contract, milestone=milestone, amount=to_opc, fee=Decimal("0.00"), subcontracts=False
+        )
+        kept = to_opc - sum((value for _org, value in splits), Decimal("0.00"))
+        if kept:
+            entries.append((ledger.account_for(owner=contract.opc, purpose=Purpose.AVAILABLE), kept))
+        entries += [(ledger.account_for(owner=org, purpose=Purpose.AVAILABLE), v) for org, v in splits]
     if to_client:
         entries.append((ledger.account_for(owner=contract.client, purpose=Purpose.AVAILABLE), to_client))
     ledger.post_transaction(
