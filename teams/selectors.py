@@ -103,16 +103,12 @@ def team_outcomes_for(opc_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decima
 def _reputations(ids: list[int]) -> dict[int, float | None]:
     from trust.selectors import reputation_for
 
+    # trust's share of good outcomes already counts team contracts by each member's share.
     reps = reputation_for(ids)
-    team = team_outcomes_for(ids)
     out: dict[int, float | None] = {}
     for pk in ids:
-        rep = reps.get(pk)
-        good = Decimal(rep.overall.good) if rep else Decimal(0)
-        bad = Decimal(rep.overall.bad) if rep else Decimal(0)
-        tg, tb = team.get(pk, (Decimal(0), Decimal(0)))
-        total = good + bad + tg + tb
-        out[pk] = float((good + tg) / total) if total else None
+        share = reps[pk].share_good if pk in reps else None
+        out[pk] = float(share) if share is not None else None
     return out
 
 

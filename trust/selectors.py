@@ -180,6 +180,10 @@ class Reputation:
     windows: dict[str, Outcomes]
     reviews: int = 0
     rating_average: Decimal | None = None
+    # Team contracts in which this OPC was a member but not the contracted PM, each weighted by the member's
+    # share of the price (``teams.selectors.team_outcomes_for``): completed counts good, cancelled bad.
+    team_good: Decimal = Decimal(0)
+    team_bad: Decimal = Decimal(0)
 
     @property
     def recent(self) -> Outcomes:
@@ -199,15 +203,17 @@ class Reputation:
 
     @property
     def has_history(self) -> bool:
-        return self.overall.total > 0
+        return self.overall.total > 0 or bool(self.team_good or self.team_bad)
 
     @property
     def share_good(self) -> Decimal | None:
-        """Good outcomes over all outcomes (0–1, all time); ``None`` without history."""
-        total = self.overall.total
+        """Good outcomes over all outcomes (0–1, all time), team contracts counted by the member's share;
+        ``None`` without history."""
+        total = Decimal(self.overall.total) + self.team_good + self.team_bad
         if not total:
             return None
-        return (Decimal(self.overall.good) / Decimal(total)).quantize(Decimal("0.001"), ROUND_HALF_UP)
+        good = Decimal(self.overall.good) + self.team_good
+        return (good / total).quantize(Decimal("0.001"), ROUND_HALF_UP)
 
     @property
     def on_time_rate(self) -> Decimal | None:
@@ -222,7 +228,7 @@ class Reputation:
 
 
 def reputation_for(opc_ids: Iterable[int], *, now: dt.datetime | None = None) -> dict[int, Reputation]:
-    """The reputation of every OPC in ``opc_ids`` (also those without any history), in three queries:
+    """The reputation of every OPC in ``opc_ids`` (also those without any history), in four queries:
     contracts, disputes and reviews, each grouped by OPC with one conditional count per outcome and window."""
     ids = sorted({int(i) for i in opc_ids if i is not None})
     if not ids:
@@ -285,6 +291,9 @@ def reputation_for(opc_ids: Iterable[int], *, now: dt.datetime | None = None) ->
         extra[subject] = (int(data.pop("review_count")), _average(avg))
         counts[subject].update(data)
 
+    from teams.selectors import team_outcomes_for
+
+    team = team_outcomes_for(ids)
     out: dict[int, Reputation] = {}
     for opc_id in ids:
         c = counts[opc_id]
@@ -300,7 +309,15 @@ def reputation_for(opc_ids: Iterable[int], *, now: dt.datetime | None = None) ->
             for key, _label, _days in WINDOWS
         }
         reviews, average = extra.get(opc_id, (0, None))
-        out[opc_id] = Reputation(opc_id=opc_id, windows=windows, reviews=reviews, rating_average=average)
+        team_good, team_bad = team.get(opc_id, (Decimal(0), Decimal(0)))
+        out[opc_id] = Reputation(
+            opc_id=opc_id,
+            windows=windows,
+            reviews=reviews,
+            rating_average=average,
+            team_good=team_good,
+            team_bad=team_bad,
+        )
     return out
 
 

@@ -162,6 +162,13 @@ def test_team_outcomes_weighted_by_share(world):
     assert outcomes[world.other_opc.pk] == (Decimal("0.3"), Decimal(0))
     assert outcomes[t.third.pk] == (Decimal("0.2"), Decimal(0))
     assert world.opc.pk not in outcomes  # the PM's own contract counts fully in trust already
+    # ... and trust's reputation counts the members' shares as good outcomes.
+    from trust.selectors import reputation_for
+
+    reps = reputation_for([world.other_opc.pk, t.third.pk])
+    assert reps[world.other_opc.pk].team_good == Decimal("0.3")
+    assert reps[world.other_opc.pk].has_history
+    assert reps[world.other_opc.pk].share_good == Decimal("1.000")
 
 
 def test_other_teams_not_selected_and_plain_bids_rejected(world):

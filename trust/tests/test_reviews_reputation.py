@@ -162,7 +162,7 @@ class TestReputation:
             selectors.reputation_for([world.opc.pk])
         with CaptureQueriesContext(connection) as many:
             result = selectors.reputation_for([world.opc.pk, *[o.pk for o in opcs]])
-        assert len(few) == len(many) == 3
+        assert len(few) == len(many) == 4  # contracts, disputes, reviews, team shares
         assert len(result) == 13
 
     def test_attach_reputations(self, world: World) -> None:
