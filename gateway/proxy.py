@@ -36,7 +36,7 @@ import httpx
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gateway import db, hotcache, ratelimit, services, sqlpath, tokens
+from gateway import db, hotcache, ratelimit, services, sqlpath, tokens, trace
 from gateway.errors import (
     GatewayError,
     InvalidApiKey,
@@ -231,6 +231,7 @@ class Call:
     plan: Plan
     prompt_estimate: int
     admission: ratelimit.Admission | None
+    settled: bool = False  # the money statement of ``settle`` went through (a repeated call does nothing)
 
     @property
     def model_record(self) -> UsageRecord | None:
@@ -273,6 +274,8 @@ class Call:
         outcome: str,
         opened: Opened,
     ) -> None:
+        if self.settled:
+            return
         if usage is not None:
             prompt, completion, cached = usage
             source = UsageSource.UPSTREAM
@@ -308,6 +311,7 @@ class Call:
                 record=self.model_record,
                 **common,
             )
+        self.settled = True
         await ratelimit.adjust(self.admission, used_tokens=prompt + completion)
 
 
@@ -438,6 +442,7 @@ async def chat_completions(incoming: Incoming) -> Outgoing:
         stream = body.get("stream") is True
         prompt_estimate = tokens.count_messages(messages, body.get("tools"))
         max_output = max_tokens or max(route.max_output_tokens for route in p.routes)
+        trace.mark("planned")
         call = await _begin(
             key,
             p,
@@ -448,6 +453,7 @@ async def chat_completions(incoming: Incoming) -> Outgoing:
         )
     except GatewayError as error:
         return error_out(error)
+    trace.mark("reserved")
 
     client_wants_usage = False
     if stream:
@@ -475,6 +481,7 @@ async def chat_completions(incoming: Incoming) -> Outgoing:
     except BaseException:
         await _release_shielded(call)
         raise
+    trace.mark("upstream_first")
     if not stream or opened.response.status_code != 200:
         return await _finish_json(opened, call)
     relay = StreamRelay(
@@ -550,6 +557,8 @@ class StreamRelay:
     done: bool = False
     buffer: bytes = b""
     settling: asyncio.Future[None] | None = None
+    settled: bool = False
+    upstream_closing: bool = False
     _model_names: tuple[bytes, bytes, bytes, re.Pattern[bytes]] | None = None
 
     def _event(self, raw: bytes) -> bytes | None:
@@ -672,7 +681,9 @@ class StreamRelay:
                     outcome = Outcome.UPSTREAM_INTERRUPTED
             except httpx.TransportError:
                 outcome = Outcome.UPSTREAM_INTERRUPTED
-            await self._settle(outcome)
+            trace.mark("upstream_done")
+            await self._settle_inline(outcome)
+            trace.mark("settled")
             if outcome == Outcome.UPSTREAM_INTERRUPTED:
                 error = error_payload(
                     _("The upstream stopped in the middle of the response."),
@@ -686,9 +697,17 @@ class StreamRelay:
             outcome = Outcome.CLIENT_DISCONNECTED
             raise
         finally:
-            if self.settling is None or not self.settling.done():
+            if not self.settled and (self.settling is None or not self.settling.done()):
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._settle(outcome)
+
+    async def _settle_inline(self, outcome: str) -> None:
+        """The stream's normal end: settle in the relay's own task, so ``[DONE]`` follows the statement's
+        answer at once (a task of its own would cost two turns of a busy event loop, several milliseconds
+        under load). Should the client leave meanwhile (the relay is cancelled), ``events`` finishes the
+        settlement in a task of its own; settling twice is harmless (only the first moves money)."""
+        await self._settle_now(outcome)
+        self.settled = True
 
     async def _settle(self, outcome: str) -> None:
         """Settle once, in a task of its own that a cancelled response (client gone) cannot interrupt; the
@@ -711,11 +730,16 @@ class StreamRelay:
             # After [DONE] the end of the upstream's body is read so its connection goes back to the pool (no
             # new connection per request); otherwise it is closed. Served by the gateway's ASGI app (which
             # waits for these on shutdown) that happens in the background, not before the client's [DONE].
-            if db.pooled():
+            # Once: a settlement interrupted by the client leaving is finished by a second call.
+            if self.upstream_closing:
+                pass
+            elif db.pooled():
+                self.upstream_closing = True
                 closing = asyncio.ensure_future(self._close_upstream())
                 _SETTLING.add(closing)
                 closing.add_done_callback(_SETTLING.discard)
             else:
+                self.upstream_closing = True
                 await self._close_upstream()
 
     async def _close_upstream(self) -> None:

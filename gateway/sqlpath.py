@@ -40,6 +40,7 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
+from gateway import trace
 from gateway.models import ModelPrice, UsageRecord, VirtualKey
 from ledger.models import Purpose
 from ledger.services import default_account_code
@@ -125,6 +126,7 @@ class _Pool:
         import psycopg
 
         async with self.slots:
+            trace.mark("sql_slot")
             try:
                 conn = self.idle.pop() if self.idle else await self._connect()
             except psycopg.Error as exc:
@@ -184,7 +186,7 @@ def start(size: int | None = None) -> bool:
     if _pool is None:
         _pool = _Pool(
             _connection_params(),
-            size or max(1, int(os.environ.get("GATEWAY_SQL_CONNECTIONS", "4"))),
+            size or max(1, int(os.environ.get("GATEWAY_SQL_CONNECTIONS", "8"))),
             os.environ.get("GATEWAY_SYNCHRONOUS_COMMIT", "off").lower() in {"on", "1", "true"},
         )
     return True

@@ -62,7 +62,10 @@ def pytest_runtest_makereport(
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(live_server: Any) -> Iterator[Browser]:
+    # Depending on live_server makes pytest close the browser *before* it stops the live server: otherwise
+    # Chromium's keep-alive connections are closed after the server gave back the shared in-memory SQLite
+    # connection, and each request thread fails ("DatabaseWrapper objects created in a thread …").
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing; install Debian's chromium (`make system-deps`)"
         if _in_ci():
