@@ -44,9 +44,14 @@ def record_audit(
     target: models.Model | None = None,
     summary: str = "",
     changes: dict[str, Any] | None = None,
+    message: str = "",
+    params: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one audit record for a state-changing service call. Call it inside the service's transaction
-    so the record exists exactly when the change does."""
+    so the record exists exactly when the change does. Give either a ready ``summary`` or a ``message``
+    marked with ``gettext_noop`` and its ``params``, rendered by ``audit_summary``."""
+    if message:
+        summary = audit_summary(message, params)
     actor_obj = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     return AuditRecord.objects.create(
         actor=actor_obj,

@@ -44,7 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from audit.services import audit_summary, diff, record_audit
+from audit.services import diff, record_audit
 from core.errors import Conflict, DomainError, InvalidTransition, NotFound, NotPermitted
 from events import scheduling, tickets
 from events.models import (
@@ -222,8 +222,9 @@ def _audit(
         actor=actor,
         organisation=organisation,
         target=target,
-        summary=audit_summary(message, params),
-        changes=changes or {},
+        message=message,
+        params=params,
+        changes=changes,
     )
 
 

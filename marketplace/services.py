@@ -324,8 +324,9 @@ def _audit(
         actor=actor,
         organisation=organisation,
         target=target,
-        summary=audit_summary(message, params),
-        changes=changes or {},
+        message=message,
+        params=params,
+        changes=changes,
     )
 
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from audit.services import audit_summary, record_audit
+from audit.services import record_audit
 from core.errors import Conflict, DomainError, InvalidTransition, NotFound, NotPermitted
 from organisations.capabilities import OrgKind, OrgSubkind
 from servicedesk.licences import licence as catalogue_licence
@@ -140,7 +140,8 @@ def _audit(
         actor=actor,
         organisation=organisation,
         target=target,
-        summary=audit_summary(message, params),
+        message=message,
+        params=params,
         changes=changes,
     )
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
-from audit.services import audit_summary, record_audit
+from audit.services import record_audit
 from core.errors import Conflict, DomainError, InvalidTransition, NotFound, NotPermitted
 from ledger import services as ledger
 from ledger.models import Purpose
@@ -185,7 +185,8 @@ def _audit(
         actor=actor,
         organisation=org,
         target=target,
-        summary=audit_summary(message, params),
+        message=message,
+        params=params,
         changes=changes,
     )
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from audit.services import audit_summary, record_audit
+from audit.services import record_audit
 from core.errors import Conflict, DomainError, InvalidTransition, NotFound, NotPermitted
 from marketplace.models import Contract, ContractStatus, Order
 from marketplace.services import notify
@@ -105,8 +105,9 @@ def _audit(
         actor=actor,
         organisation=organisation,
         target=target,
-        summary=audit_summary(message, params),
-        changes=changes or {},
+        message=message,
+        params=params,
+        changes=changes,
     )
 
 
