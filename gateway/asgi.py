@@ -5,12 +5,15 @@ locale, messages, the organisation scope…), and running them costs more than t
 handlers are the same ``gateway.proxy`` functions Django's views call, so tests of one cover the other.
 
 It also owns the process lifecycle (ASGI lifespan):
-- startup: on PostgreSQL the money statements of a request run on the event loop (``gateway.sqlpath``);
+- startup: on PostgreSQL the money statements of a request run on the event loop (``gateway.sqlpath``),
+  and most requests reserve and settle in memory from a quota lease of the worker, written in batches
+  (``gateway.leases``; journals of workers that died are replayed first);
   other ORM calls move to a small pool of threads with persistent connections (``gateway.db``); a
   background loop posts settled usage to the ledger every 30 seconds and releases holds abandoned by a
   process that died (``services.post_all_usage`` / ``release_abandoned``);
 - shutdown (after the server stopped taking requests and let the open ones finish): waits for settlements
-  still running, posts usage a last time, closes the connections. A restart therefore loses no settled usage.
+  still running, writes the finished requests and gives the leases back, posts usage a last time, closes
+  the connections. A restart therefore loses no settled usage.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import trans_real
 
-from gateway import db, proxy, services, sqlpath, trace
+from gateway import db, leases, proxy, services, sqlpath, trace
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ class GatewayASGI:
         sys.setswitchinterval(float(os.environ.get("GATEWAY_SWITCH_INTERVAL", "0.001")))
         db.use_pool()
         sqlpath.start()
+        await leases.start()
         if self.background:
             self._tasks.append(asyncio.create_task(self._every(POST_EVERY, services.post_all_usage)))
             self._tasks.append(asyncio.create_task(self._every(SWEEP_EVERY, services.release_abandoned)))
@@ -140,6 +144,7 @@ class GatewayASGI:
         self._tasks.clear()
         await proxy.settle_pending()
         try:
+            await leases.stop()
             await db.call(services.post_all_usage)
         finally:
             await sqlpath.stop()
@@ -224,8 +229,11 @@ class GatewayASGI:
 
         async def relay() -> None:
             async for chunk in stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                last = isinstance(chunk, proxy.Last)
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 trace.mark("sent")
+                if last:
+                    return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         async def disconnected() -> None:

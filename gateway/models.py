@@ -341,6 +341,41 @@ class QuotaMeter(models.Model):
         return f"{self.organisation_id}: {self.available}"
 
 
+class QuotaLease(models.Model):
+    """A slice of a member's meter set aside by one gateway worker process, so that its requests reserve
+    and settle in memory (``gateway.leases``) instead of with a database statement each.
+
+    Leasing moves ``x`` from the meter's ``available`` to its ``held`` (one guarded UPDATE, like a
+    reservation) and adds it to ``amount`` here; the worker's finished requests are written in batches, each
+    batch taking their charges off ``amount`` and off the meter's ``held`` and adding them to ``unposted`` in
+    the same statement; what the worker gives back returns to ``available``. So ``held`` = the holds of
+    requests reserved in the database + the amounts of all leases, and ``funded = available + held +
+    unposted`` stays exact. A worker that stops gives its leases back; one that died is found by
+    ``services.release_abandoned`` (its journal replayed first, then the rest returned)."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="gateway_leases"
+    )
+    holder = models.CharField(_("worker"), max_length=96)
+    amount = models.DecimalField(
+        _("held by the worker"), max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=Decimal("0")
+    )
+    recalled = models.BooleanField(_("recalled"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    renewed_at = models.DateTimeField(_("renewed"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("quota lease")
+        verbose_name_plural = _("quota leases")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["holder", "organisation"], name="gateway_lease_one_per_worker"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="gateway_lease_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder}: {self.organisation_id} {self.amount}"
+
+
 class UsageDaily(models.Model):
     """Usage rolled up per day, member, model and channel (``gateway.tasks.roll_up_usage``). Re-running the
     roll-up of a day replaces its rows, so it is idempotent and picks up late settlements."""

@@ -36,7 +36,7 @@ import httpx
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gateway import db, hotcache, ratelimit, services, sqlpath, tokens, trace
+from gateway import db, hotcache, leases, ratelimit, services, sqlpath, tokens, trace
 from gateway.errors import (
     GatewayError,
     InvalidApiKey,
@@ -59,6 +59,11 @@ _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _NULL_USAGE_BEFORE = re.compile(rb'\s*,\s*"usage"\s*:\s*null(?=\s*[,}])')
 _NULL_USAGE_AFTER = re.compile(rb'"usage"\s*:\s*null\s*,\s*')
 _touched: dict[int, float] = {}
+
+
+class Last(bytes):
+    """The final event of a stream (``[DONE]`` or the error): the ASGI front sends it together with the end
+    of the response, one write instead of two."""
 
 
 @dataclass
@@ -227,7 +232,7 @@ class Call:
     """One metered request between reservation and settlement."""
 
     request_id: str
-    record: UsageRecord | sqlpath.Held
+    record: UsageRecord | sqlpath.Held | leases.Hold
     plan: Plan
     prompt_estimate: int
     admission: ratelimit.Admission | None
@@ -241,6 +246,22 @@ class Call:
     async def release(
         self, *, outcome: str, attempts: int = 0, status: int | None = None, channel_id: int | None = None
     ) -> None:
+        if isinstance(self.record, leases.Hold):
+            leases.finish(
+                self.record,
+                status=UsageStatus.RELEASED,
+                cost=services.ZERO,
+                prompt_tokens=0,
+                completion_tokens=0,
+                cached_tokens=0,
+                source="",
+                outcome=outcome,
+                channel_id=channel_id,
+                upstream_status=status,
+                attempts=attempts,
+            )
+            await ratelimit.adjust(self.admission, used_tokens=0)
+            return
         done = sqlpath.active() and await sqlpath.finish(
             record=self.record,
             status=UsageStatus.RELEASED,
@@ -290,17 +311,30 @@ class Call:
             "upstream_status": opened.response.status_code,
             "attempts": opened.attempts,
         }
-        done = sqlpath.active() and await sqlpath.finish(
-            record=self.record,
-            status=UsageStatus.SETTLED,
-            cost=services.cost_of(
-                self.plan.price, prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached
-            ),
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cached_tokens=cached,
-            **common,
+        cost = services.cost_of(
+            self.plan.price, prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached
         )
+        if isinstance(self.record, leases.Hold):
+            leases.finish(
+                self.record,
+                status=UsageStatus.SETTLED,
+                cost=cost,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cached_tokens=cached,
+                **common,
+            )
+            done = True
+        else:
+            done = sqlpath.active() and await sqlpath.finish(
+                record=self.record,
+                status=UsageStatus.SETTLED,
+                cost=cost,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cached_tokens=cached,
+                **common,
+            )
         if not done:
             await db.call(
                 services.settle,
@@ -326,8 +360,18 @@ async def _begin(
         p.price, prompt_tokens=int(prompt_estimate * RESERVE_SAFETY) + 16, completion_tokens=max_output
     )
     try:
-        record: UsageRecord | sqlpath.Held | None = None
+        record: UsageRecord | sqlpath.Held | leases.Hold | None = None
         if sqlpath.active():
+            amount = services.reservation_for(max_cost)
+            record = leases.try_hold(
+                request_id=request_id,
+                key=key,
+                endpoint=endpoint,
+                model=p.model,
+                stream=stream,
+                price_id=p.price.pk,
+                amount=amount,
+            )
             fast: dict[str, Any] = {
                 "request_id": request_id,
                 "key": key,
@@ -335,14 +379,21 @@ async def _begin(
                 "model": p.model,
                 "stream": stream,
                 "price": p.price,
-                "amount": services.reservation_for(max_cost),
+                "amount": amount,
             }
-            record = await sqlpath.reserve(**fast)
-            if record is None and await sqlpath.plainly_exhausted(key=key):
-                # As services.reserve does: once more, a concurrent request may just have topped up.
-                record = await sqlpath.reserve(**fast)
-                if record is None:
-                    raise QuotaExhausted()
+            if record is None:
+                outcome = await sqlpath.reserve_or_explain(**fast)
+                if isinstance(outcome, sqlpath.Held):
+                    record = outcome
+                elif isinstance(outcome, sqlpath.Refused) and outcome.exhausted:
+                    if outcome.leased and await leases.reclaim(key.organisation_id):
+                        # Leases of this member were given back or recalled: wait for them a little.
+                        deadline = time.monotonic() + leases.RECALL_WAIT
+                        while record is None and time.monotonic() < deadline:
+                            await asyncio.sleep(0.03)
+                            record = await sqlpath.reserve(**fast)
+                    if record is None:
+                        raise QuotaExhausted()
         if record is None:  # a top-up, an exhausted quota, a revoked key…: the ORM path explains
             record = await db.call(
                 services.reserve,
@@ -690,9 +741,9 @@ class StreamRelay:
                     type="api_error",
                     code="upstream_interrupted",
                 )
-                yield b"data: " + _dumps(error) + b"\n\n"
+                yield Last(b"data: " + _dumps(error) + b"\n\n")
             else:
-                yield b"data: [DONE]\n\n"
+                yield Last(b"data: [DONE]\n\n")
         except (asyncio.CancelledError, GeneratorExit):
             outcome = Outcome.CLIENT_DISCONNECTED
             raise

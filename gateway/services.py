@@ -50,6 +50,7 @@ from gateway.models import (
     PriceKind,
     Provider,
     ProviderInvoice,
+    QuotaLease,
     QuotaMeter,
     UsageDaily,
     UsageRecord,
@@ -544,6 +545,9 @@ def revoke_virtual_key(*, key: VirtualKey, actor: User | None = None) -> Virtual
                 summary=audit_summary(gettext_noop("Revoked gateway key %(name)s"), {"name": key.name}),
             )
     hotcache_changed(key_digest=key.digest)  # now (safe: dropping a cache entry) and once committed
+    from gateway import leases
+
+    leases.forget_key(key.pk)  # no more requests from this process's leases (others: within a poll)
     transaction.on_commit(lambda: hotcache_changed(key_digest=key.digest))
     return key
 
@@ -676,9 +680,12 @@ def post_all_usage() -> Decimal:
 
 def quota_balance(organisation: Organisation) -> Decimal:
     """What the member can still spend: the ledger quota not yet moved plus what is available in the
-    gateway (requests in flight and used amounts excluded). Exact to 8 places."""
+    gateway, including what its workers hold in leases for the member's next requests (``gateway.leases``;
+    requests reserved in the database and used amounts excluded). Exact to 8 places whenever no request
+    is in flight."""
     meter = QuotaMeter.objects.filter(organisation=organisation).values_list("available", flat=True).first()
-    return quota_account(organisation).balance + (meter or ZERO)
+    leased = QuotaLease.objects.filter(organisation=organisation).aggregate(total=Sum("amount"))["total"]
+    return quota_account(organisation).balance + (meter or ZERO) + (leased or ZERO)
 
 
 # --------------------------------------------------------------------------------------------- requests
@@ -908,9 +915,13 @@ def _charge(*, organisation_id: int, held: Decimal, cost: Decimal) -> Decimal:
 def release_abandoned(*, older_than: dt.timedelta = ABANDONED_AFTER) -> int:
     """Release the holds of requests still "in flight" long after any upstream would have answered: the
     gateway process serving them stopped (crash, kill -9). The member is not charged; the record says
-    ``abandoned``. Returns how many were released."""
+    ``abandoned``. Returns how many were released (with those found in dead workers' journals)."""
+    from gateway import leases
+
+    # Dead workers' journals first: their finished requests recorded, the ones cut off recorded as
+    # abandoned (nothing charged), their leases returned.
+    released = leases.recover_dead_workers()
     cutoff = timezone.now() - older_than
-    released = 0
     stale = UsageRecord.objects.select_related("price").filter(
         status=UsageStatus.RESERVED, started_at__lt=cutoff
     )

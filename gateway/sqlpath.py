@@ -59,16 +59,26 @@ WITH hold AS (
             WHERE k.id = %(key_id)s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %(now)s)
        )
  RETURNING organisation_id
+), made AS (
+    INSERT INTO gateway_usagerecord (
+        request_id, organisation_id, virtual_key_id, tag, endpoint, model, stream, price_id, channel_id,
+        status, outcome, usage_source, prompt_tokens, cached_tokens, completion_tokens,
+        reserved, cost, charged, uncollected, upstream_status, attempts, started_at, finished_at
+    )
+    SELECT %(request_id)s, organisation_id, %(key_id)s, %(tag)s, %(endpoint)s, %(model)s, %(stream)s,
+           %(price_id)s, NULL, 'reserved', '', '', 0, 0, 0, %(amount)s, 0, 0, 0, NULL, 0, %(now)s, NULL
+      FROM hold
+    RETURNING id
 )
-INSERT INTO gateway_usagerecord (
-    request_id, organisation_id, virtual_key_id, tag, endpoint, model, stream, price_id, channel_id,
-    status, outcome, usage_source, prompt_tokens, cached_tokens, completion_tokens,
-    reserved, cost, charged, uncollected, upstream_status, attempts, started_at, finished_at
-)
-SELECT %(request_id)s, organisation_id, %(key_id)s, %(tag)s, %(endpoint)s, %(model)s, %(stream)s, %(price_id)s,
-       NULL, 'reserved', '', '', 0, 0, 0, %(amount)s, 0, 0, 0, NULL, 0, %(now)s, NULL
-  FROM hold
-RETURNING id
+-- One row: the record, or why not (read in the same snapshot as the guard: a top-up committed meanwhile is
+-- either seen by the guard or still in the ledger quota, never missed by both).
+SELECT (SELECT id FROM made),
+       COALESCE((SELECT balance FROM ledger_account WHERE code = %(quota_code)s), 0),
+       EXISTS (
+           SELECT 1 FROM gateway_virtualkey k
+            WHERE k.id = %(key_id)s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %(now)s)
+       ),
+       EXISTS (SELECT 1 FROM gateway_quotalease l WHERE l.organisation_id = %(organisation_id)s AND l.amount > 0)
 """
 
 # After a refused reservation: is there ledger quota to top up, and is the key still usable?
@@ -170,6 +180,15 @@ class Held:
     reserved: Decimal
 
 
+@dataclass
+class Refused:
+    """Why the statement held nothing: ``exhausted`` — the key is usable and the member has no ledger quota
+    left to top up; ``leased`` — gateway workers hold leases of the member's quota (``gateway.leases``)."""
+
+    exhausted: bool
+    leased: bool
+
+
 def _connection_params() -> dict[str, Any]:
     params = dict(connections["default"].get_connection_params())
     for name in ("cursor_factory", "context", "prepare_threshold"):
@@ -203,6 +222,12 @@ def active() -> bool:
     return _pool is not None
 
 
+async def fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]] | None:
+    """Run one statement on the pool (``gateway.leases`` uses it): its rows, or None without an answer."""
+    assert _pool is not None
+    return await _pool.fetch(sql, params)
+
+
 async def reserve(
     *,
     request_id: str,
@@ -215,11 +240,38 @@ async def reserve(
 ) -> Held | None:
     """Hold ``amount`` and insert the record in one statement; what was held, or None when the statement did
     not apply (the caller then runs ``services.reserve``, which tops up, re-checks and explains)."""
+    outcome = await reserve_or_explain(
+        request_id=request_id,
+        key=key,
+        endpoint=endpoint,
+        model=model,
+        stream=stream,
+        price=price,
+        amount=amount,
+    )
+    return outcome if isinstance(outcome, Held) else None
+
+
+async def reserve_or_explain(
+    *,
+    request_id: str,
+    key: VirtualKey,
+    endpoint: str,
+    model: str,
+    stream: bool,
+    price: ModelPrice,
+    amount: Decimal,
+) -> Held | Refused | None:
+    """``reserve``, and when nothing was held, why (``Refused``) — in the same statement, so that a member
+    that ran dry and keeps calling costs one round trip per call. None: the database did not answer."""
     assert _pool is not None
     now = timezone.now()
     rows = await _pool.fetch(
         RESERVE,
         {
+            "quota_code": default_account_code(
+                owner=Organisation(pk=key.organisation_id), purpose=Purpose.QUOTA
+            ),
             "amount": amount,
             "organisation_id": key.organisation_id,
             "key_id": key.pk,
@@ -232,9 +284,12 @@ async def reserve(
             "price_id": price.pk,
         },
     )
-    if not rows:  # None (no answer) or [] (the guard refused)
+    if not rows:
         return None
-    return Held(pk=rows[0][0], request_id=request_id, reserved=amount)
+    made, ledger_quota, key_usable, leased = rows[0]
+    if made is not None:
+        return Held(pk=made, request_id=request_id, reserved=amount)
+    return Refused(exhausted=bool(key_usable) and ledger_quota <= 0, leased=bool(leased))
 
 
 async def plainly_exhausted(*, key: VirtualKey) -> bool:

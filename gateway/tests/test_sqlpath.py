@@ -160,3 +160,32 @@ def test_an_exhausted_quota_is_told_apart_from_a_grant_waiting_and_a_revoked_key
     services.revoke_virtual_key(key=gw.key)
     gw.key.refresh_from_db()
     assert _run(state) is False  # the ORM path says "revoked"
+
+
+def test_a_refused_reservation_says_why_in_the_same_statement(gw: Gateway) -> None:
+    price = ModelPrice.objects.get(model=MODEL)
+
+    def attempt(request_id: str, amount: str) -> sqlpath.Held | sqlpath.Refused | None:
+        async def run() -> sqlpath.Held | sqlpath.Refused | None:
+            return await sqlpath.reserve_or_explain(
+                request_id=request_id,
+                key=gw.key,
+                endpoint="chat.completions",
+                model=MODEL,
+                stream=False,
+                price=price,
+                amount=Decimal(amount),
+            )
+
+        return _run(run)
+
+    # The grant waits in the ledger quota: refused, but not exhausted (the ORM path tops up).
+    assert attempt("why-1", "0.01") == sqlpath.Refused(exhausted=False, leased=False)
+    services.top_up(organisation=gw.world.opc)
+    held = attempt("why-2", "0.01")
+    assert isinstance(held, sqlpath.Held) and UsageRecord.objects.filter(pk=held.pk).exists()
+    assert attempt("why-3", "10.00") == sqlpath.Refused(exhausted=True, leased=False)
+    assert not UsageRecord.objects.filter(request_id="why-3").exists()
+    services.revoke_virtual_key(key=gw.key)
+    assert attempt("why-4", "0.01") == sqlpath.Refused(exhausted=False, leased=False)  # "revoked" explained
+    assert_books_sound()
