@@ -117,11 +117,15 @@ class FakeUpstream:
             "created": 0,
             "model": body["model"],
         }
+        # Chunk i is due ``i * chunk_delay`` after the first, like a model generating at its own pace: a late
+        # wake-up (this process waiting for the CPU) delays one chunk, not every chunk after it.
+        due = time.monotonic()
         for i, word in enumerate(words):
             if self.die_after is not None and i >= self.die_after:
                 raise httpx.ReadError("demo upstream died mid-stream")
             if self.chunk_delay and i:
-                await asyncio.sleep(self.chunk_delay)
+                due += self.chunk_delay
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
             delta = {"content": word if i == 0 else " " + word}
             if i == 0:
                 delta["role"] = "assistant"
