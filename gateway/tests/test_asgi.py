@@ -130,6 +130,15 @@ def with_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counters' one-minute window, frozen: a test running across a minute's boundary would start
+    counting again half-way."""
+    window = ratelimit._window()
+    monkeypatch.setattr(ratelimit, "_window", lambda now=None: window)
+
+
+@pytest.mark.usefixtures("one_window")
 def test_rate_limits_are_counted_in_redis_when_configured(gw: Gateway, with_redis: redis.Redis) -> None:
     key, secret = services.issue_virtual_key(organisation=gw.world.opc, name="shared", rpm_limit=2)
     for name in with_redis.scan_iter(f"{ratelimit.PREFIX}:*:{key.pk}:*"):
@@ -145,6 +154,7 @@ def test_rate_limits_are_counted_in_redis_when_configured(gw: Gateway, with_redi
     assert gw.chat(secret=secret).status == 429
 
 
+@pytest.mark.usefixtures("one_window")
 def test_rate_limits_fall_back_to_the_process_when_redis_is_down(
     gw: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,12 +164,14 @@ def test_rate_limits_fall_back_to_the_process_when_redis_is_down(
     assert gw.chat(secret=secret).status == 429
 
 
+@pytest.mark.usefixtures("one_window")
 def test_rate_limits_without_redis_are_exact_in_process(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
+    window = ratelimit._window()  # frozen by one_window
     key, secret = services.issue_virtual_key(organisation=gw.world.opc, name="local", rpm_limit=3)
     statuses = [gw.chat(secret=secret).status for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
-    assert ratelimit.local.add("rpm", key.pk, ratelimit._window(), 0) == 5
+    assert ratelimit.local.add("rpm", key.pk, window, 0) == 5
 
 
 def test_a_refused_request_is_released_not_charged(gw: Gateway) -> None:
