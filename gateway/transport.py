@@ -307,3 +307,14 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 conn.close()
         self._idle.clear()
         self._idle_count = 0
+
+
+def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The response body's chunks as they arrive. For a response of this transport, its own iterator: the
+    relay then skips httpx's wrappers (two async generators and a chunker per chunk, the gateway's hottest
+    loop); closing the response still puts the connection back. Any other response: ``aiter_raw``."""
+    stream = getattr(response.stream, "_stream", None)  # httpx's BoundAsyncStream around the transport's
+    if isinstance(stream, _Body) and not response.is_stream_consumed:
+        response.is_stream_consumed = True
+        return stream.__aiter__()
+    return response.aiter_raw()

@@ -26,7 +26,7 @@ from gateway import db, hotcache, services
 from gateway.crypto import decrypt_api_key
 from gateway.errors import UpstreamUnavailable
 from gateway.models import ChannelModel
-from gateway.transport import LeanTransport
+from gateway.transport import LeanTransport, raw_chunks
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -225,7 +225,7 @@ async def open_upstream(
                 await response.aclose()
                 await _succeeded(route)
                 return Opened(route=route, response=response, attempts=attempts)
-            chunks = response.aiter_raw()
+            chunks = raw_chunks(response)
             first = b""
             async for chunk in chunks:
                 if chunk:
