@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -67,10 +68,8 @@ def settle_database(url: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        try:
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # not a superuser: skip it
             conn.execute("CHECKPOINT")
-        except psycopg.errors.InsufficientPrivilege:  # not a superuser (nor pg_checkpoint): skip it
-            pass
 
 
 def setup_django(database_url: str) -> None:
