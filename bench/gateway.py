@@ -6,10 +6,12 @@
 What runs (separate processes, all on this machine):
 - the DEMO upstream (``python -m gateway.fake_upstream``: uvicorn + uvloop/httptools), a fake OpenAI-compatible
   server with a fixed latency: ``--first-ms`` before the first chunk, then ``--words`` chunks ``--chunk-ms``
-  apart, then the usage chunk and ``[DONE]``;
+  apart (chunk i due i × chunk-ms after the first, so a late wake-up of the upstream process delays one
+  chunk, not every one after it), then the usage chunk and ``[DONE]``;
 - the gateway exactly as deployed: ``scripts/asgi-server``'s uvicorn command (``opchub.asgi:application``,
   ``--workers``, lifespan on, Redis for the rate-limit counters), against PostgreSQL (``DATABASE_URL``, by
-  default ``postgres://postgres@127.0.0.1:5432/gwbench``, created and migrated if missing);
+  default ``postgres://postgres@127.0.0.1:5432/gwbench``, created and migrated if missing; vacuumed,
+  analysed and checkpointed before the load, as pgbench does);
 - the load: ``--concurrency`` closed-loop clients, each with one keep-alive connection, sending streaming chat
   completions for ``--seconds`` after ``--warmup`` seconds (a small asyncio HTTP/1.1 client on uvloop, so
   the measuring costs little CPU). The *same* client runs first directly against the upstream, then through
