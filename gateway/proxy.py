@@ -243,27 +243,18 @@ class Call:
         """The record as ``services.reserve`` returned it (saves reading it again), if it did."""
         return self.record if isinstance(self.record, UsageRecord) else None
 
+    async def _finish_fast(self, **values: Any) -> bool:
+        """Settle or release without the ORM: in memory from a lease, or with one statement. False when
+        that does not apply (the caller then takes ``gateway.services``)."""
+        if isinstance(self.record, leases.Hold):
+            leases.finish(self.record, **values)
+            return True
+        return sqlpath.active() and await sqlpath.finish(record=self.record, **values)
+
     async def release(
         self, *, outcome: str, attempts: int = 0, status: int | None = None, channel_id: int | None = None
     ) -> None:
-        if isinstance(self.record, leases.Hold):
-            leases.finish(
-                self.record,
-                status=UsageStatus.RELEASED,
-                cost=services.ZERO,
-                prompt_tokens=0,
-                completion_tokens=0,
-                cached_tokens=0,
-                source="",
-                outcome=outcome,
-                channel_id=channel_id,
-                upstream_status=status,
-                attempts=attempts,
-            )
-            await ratelimit.adjust(self.admission, used_tokens=0)
-            return
-        done = sqlpath.active() and await sqlpath.finish(
-            record=self.record,
+        done = await self._finish_fast(
             status=UsageStatus.RELEASED,
             cost=services.ZERO,
             prompt_tokens=0,
@@ -314,27 +305,14 @@ class Call:
         cost = services.cost_of(
             self.plan.price, prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached
         )
-        if isinstance(self.record, leases.Hold):
-            leases.finish(
-                self.record,
-                status=UsageStatus.SETTLED,
-                cost=cost,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                cached_tokens=cached,
-                **common,
-            )
-            done = True
-        else:
-            done = sqlpath.active() and await sqlpath.finish(
-                record=self.record,
-                status=UsageStatus.SETTLED,
-                cost=cost,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                cached_tokens=cached,
-                **common,
-            )
+        done = await self._finish_fast(
+            status=UsageStatus.SETTLED,
+            cost=cost,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            **common,
+        )
         if not done:
             await db.call(
                 services.settle,
