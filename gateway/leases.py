@@ -249,8 +249,12 @@ class Journal:
     def _rotate(self) -> None:
         self.current += 1
         path = self.directory / f"{self.holder}.{self.current}.journal"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Locked under another name, then renamed: a worker starting at the same moment never finds this
+        # journal unlocked (and takes it for a dead worker's).
+        opening = path.with_suffix(".opening")
+        fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(opening, path)
         self.files[self.current] = (fd, path)
         self.open_requests[self.current] = 0
         self.size = 0
@@ -725,7 +729,7 @@ async def _poller(book: _Book) -> None:
                 else:
                     await sqlpath.fetch(
                         "UPDATE gateway_quotalease SET recalled = false "
-                        "WHERE holder = %(holder)s AND organisation_id = %(org)s",
+                        "WHERE holder = %(holder)s AND organisation_id = %(org)s RETURNING id",
                         {"holder": book.holder, "org": ident},
                     )
         if now - renewed >= RENEW_EVERY:

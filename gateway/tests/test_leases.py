@@ -132,6 +132,10 @@ def test_requests_are_held_and_settled_in_memory_and_written_in_batches(gw: Gate
             lease = QuotaLease.objects.get()
             assert lease.amount > 0
             _meter_sound(gw)
+            # A live worker's journal is locked: the sweep for dead workers leaves it and its lease alone.
+            assert leases.recover_dead_workers() == 0
+            assert QuotaLease.objects.get().amount == lease.amount
+            assert list(Path(leases.journal_dir()).glob("*.journal"))
             for hold in holds[36:]:
                 _settle(hold, "0.001")
         finally:
