@@ -483,7 +483,10 @@ async def start() -> bool:
         return _book is not None
     from gateway import db
 
-    await db.call(recover_dead_workers)
+    try:
+        await db.call(recover_dead_workers)
+    except Exception:  # the sweep runs again with release_abandoned; serving must not wait for it
+        log.exception("gateway: replaying dead workers' journals failed at startup")
     holder = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     _book = _Book(holder=holder, journal=Journal(journal_dir(), holder))
     _spawn(_book, _flusher(_book))
