@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,16 @@ def pytest_runtest_makereport(
     return report
 
 
+def _wait_for_request_threads(timeout: float = 10.0) -> None:
+    """Let the live server's request threads notice that Chromium closed its connections and finish —
+    each closes its database connections on the way out — before the live server stops and gives the
+    shared in-memory SQLite connection back (a thread finishing after that fails at the end of the run)."""
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__name__", "") == "process_request_thread":
+            thread.join(timeout)
+
+
 @pytest.fixture(scope="session")
 def browser(live_server: Any) -> Iterator[Browser]:
     # Depending on live_server makes pytest close the browser *before* it stops the live server: otherwise
@@ -88,6 +99,7 @@ def browser(live_server: Any) -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+            _wait_for_request_threads()
     finally:
         playwright.stop()
         if previous is None:
